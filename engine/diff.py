@@ -17,7 +17,9 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from fleetform.plan import Action, Change
+from pydantic import SecretStr
+
+from fleetform.plan import Action, Change, to_plain
 from fleetform.provider import Opaque, SettingSpec
 
 _INDEX = re.compile(r"\[\d+\]")
@@ -57,6 +59,25 @@ class SecretMatcher:
         )
 
 
+def same_value(desired: Any, live: Any) -> bool:
+    """True if two leaf values mean the same thing.
+
+    Why: live values come from devices and from state (JSON), desired ones
+    from pydantic models; ``IPv4Address("1.2.3.4")`` and ``"1.2.3.4"`` are the
+    same setting. Secrets compare by their real value (never by the mask
+    ``SecretStr`` prints), and an :class:`Opaque` never equals anything.
+    """
+    if isinstance(desired, Opaque) or isinstance(live, Opaque):
+        return False
+    if isinstance(desired, SecretStr):
+        desired = desired.get_secret_value()
+    if isinstance(live, SecretStr):
+        live = live.get_secret_value()
+    if desired == live:
+        return True
+    return bool(to_plain(desired) == to_plain(live))
+
+
 def _join(prefix: str, key: str) -> str:
     return f"{prefix}.{key}" if prefix else key
 
@@ -88,7 +109,7 @@ def diff_value(
         for index in range(len(desired), len(live)):
             changes += _deletions(f"{path}[{index}]", live[index], is_secret, disruptive)
         return changes
-    if desired == live and not isinstance(live, Opaque):
+    if same_value(desired, live):
         return []
     if live is None:
         if isinstance(desired, Mapping):

@@ -78,11 +78,17 @@ class DeviceRecord:
 
 @dataclass(frozen=True)
 class ReadRequest:
-    """Read one device's live state."""
+    """Read one device's live state.
+
+    ``options`` carries provider-specific run flags from the CLI (for example
+    ``verify_presets`` for PTZ cameras, whose presets can only be verified by
+    moving the camera); providers ignore keys they do not know.
+    """
 
     device: DeviceSpec
     record: DeviceRecord | None
     deadline: Deadline
+    options: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+
 from fleetform.errors import StateError
 from fleetform.provider import DeviceRecord
 from fleetform.state import FORMAT_VERSION, State, codec

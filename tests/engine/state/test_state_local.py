@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from fleetform.errors import StateError
 from fleetform.provider import DeviceRecord
 from fleetform.state import FORMAT_VERSION, LocalStateBackend, State

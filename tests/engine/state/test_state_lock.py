@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from fleetform.errors import LockError
 from fleetform.state import LocalStateBackend, hold_lock, read_lock_holder
 

@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+
 from fleetform.provider import DeviceRecord
 from fleetform.state import LocalStateBackend, State, StateBackend
 
