@@ -156,7 +156,8 @@ class AntminerSettings(BaseModel):
         default=None,
         min_length=1,
         max_length=3,
-        description="1-3 pools in priority order; lower ones are used only when higher ones are dead.",
+        description="1-3 pools in priority order; "
+        "lower ones are used only when higher ones are dead.",
     )
     admin_password: SecretStr | None = Field(
         default=None,
@@ -178,7 +179,8 @@ class AntminerSettings(BaseModel):
         # passwd.cgi receives the password in a GET query string and feeds it to a shell.
         if re.search(r"""[\s&+"\\%'`$;|<>]""", secret):
             raise ValueError(
-                "contains characters the S9 passwd.cgi cannot take (whitespace & + \" \\ % ' ` $ ; | < >)"
+                "contains characters the S9 passwd.cgi cannot take "
+                "(whitespace & + \" \\ % ' ` $ ; | < >)"
             )
         return value
 

@@ -31,7 +31,9 @@ class RunningMiners:
             out.append(Endpoint(
                 device=name,
                 provider="antminer",
-                description=f"http://{miner.host}:{miner.http_port}  rpc {miner.host}:{miner.rpc_port}",
+                description=(
+                    f"http://{miner.host}:{miner.http_port}  rpc {miner.host}:{miner.rpc_port}"
+                ),
             ))
         return out
 
