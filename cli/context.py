@@ -1,0 +1,102 @@
+"""Shared plumbing for commands: consoles, manifest + providers + state loading.
+
+Why: every command that touches devices needs the same three things loaded
+the same way (and the same secrets registered for log redaction); doing it
+once here keeps the commands short and consistent.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from fleetform.diff import SecretMatcher
+from fleetform.logs import redacting_filter, secret_strings
+from fleetform.manifest import Manifest, load_manifest, parse_var_assignment, provider_models_from
+from fleetform.provider import Provider
+from fleetform.providers import builtin_providers
+from fleetform.state import LocalStateBackend
+
+DEFAULT_STATE_PATH = Path(".fleetform/state.json")
+
+
+def make_console(*, no_color: bool, stderr: bool = False) -> Console:
+    """A console honouring ``--no-color`` and the ``NO_COLOR`` convention."""
+    color = not no_color and "NO_COLOR" not in os.environ
+    return Console(
+        stderr=stderr,
+        no_color=not color,
+        color_system="auto" if color else None,
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@dataclass
+class Workspace:
+    """A loaded manifest with its providers and state backend.
+
+    Why: the unit every device command works on; ``close`` releases the
+    providers' connections.
+    """
+
+    manifest: Manifest
+    providers: dict[str, Provider]
+    backend: LocalStateBackend
+
+    def close(self) -> None:
+        """Close every provider's connections."""
+        for provider in self.providers.values():
+            provider.close()
+
+
+def state_path_for(manifest: Manifest | None, explicit: Path | None) -> Path:
+    """``--state`` wins, then the manifest's ``state.path`` (relative to it), then the default."""
+    if explicit is not None:
+        return explicit
+    if manifest is not None and manifest.state_path:
+        declared = Path(manifest.state_path)
+        return declared if declared.is_absolute() else manifest.path.parent / declared
+    return DEFAULT_STATE_PATH
+
+
+def load_workspace(
+    manifest_path: Path,
+    *,
+    variables: Sequence[str] = (),
+    var_files: Sequence[Path] = (),
+    state: Path | None = None,
+) -> Workspace:
+    """Load and validate the manifest, build providers and the state backend."""
+    classes = builtin_providers()
+    assignments = dict(parse_var_assignment(text) for text in variables)
+    manifest = load_manifest(
+        manifest_path,
+        variables=assignments,
+        var_files=list(var_files),
+        providers=provider_models_from(classes),
+    )
+    providers: dict[str, Provider] = {name: cls() for name, cls in classes.items()}
+    register_secrets(manifest, providers)
+    return Workspace(manifest, providers, LocalStateBackend(state_path_for(manifest, state)))
+
+
+def register_secrets(manifest: Manifest, providers: dict[str, Provider]) -> None:
+    """Tell the log filter every secret value the manifest holds."""
+    found: list[str] = []
+    for device in manifest.devices:
+        provider = providers[device.provider]
+        matcher = SecretMatcher(provider.settings_specs, device.sensitive_paths)
+        found += secret_strings(device.settings, matcher)
+        found += secret_strings(device.connection)
+    redacting_filter().add(found)
+
+
+def stdin_is_interactive() -> bool:
+    """True when a person can answer a prompt."""
+    return sys.stdin is not None and sys.stdin.isatty()
