@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from fleetform.cli.context import load_workspace, make_console, state_path_for
 from fleetform.cli.options import (
@@ -75,16 +76,6 @@ def show(
     console.print(render_records(records, source), end="")
 
 
-def _status_row(metrics: dict[str, Any]) -> list[str]:
-    temps = metrics.get("max_pcb_temp")
-    return [
-        f"{metrics.get('hashrate_5s_ghs', 0):,.0f} / {metrics.get('hashrate_avg_ghs', 0):,.0f}",
-        f"{metrics.get('pools_alive', 0)}/{metrics.get('pools_configured', 0)}",
-        "-" if temps is None else f"{temps:.0f} °C",
-        str(metrics.get("fans", "-")),
-    ]
-
-
 def status(
     ctx: typer.Context,
     manifest: ManifestArg,
@@ -116,7 +107,8 @@ def status(
             return {"name": device.name, "ok": False, "error": str(exc.message),
                     "step": exc.step, "warnings": []}
         return {"name": device.name, "ok": response.healthy, "address": response.address,
-                "metrics": response.metrics, "warnings": list(response.warnings)}
+                "summary": response.summary, "metrics": response.metrics,
+                "warnings": list(response.warnings)}
 
     try:
         rows = map_parallel(list(workspace.manifest.devices), probe, parallelism)
@@ -126,17 +118,17 @@ def status(
         typer.echo(dumps({"type": "status", "format_version": "1.0", "devices": rows}))
     else:
         console = make_console(no_color=no_color or options.no_color)
-        table = Table("device", "address", "GH/s 5s / avg", "pools alive", "max PCB", "fans",
-                      "health", title="fleetform status")
+        table = Table("device", "address", "health", "figures", title="fleetform status")
         for row in rows:
             if "error" in row:
-                table.add_row(row["name"], "-", "-", "-", "-", "-",
-                              f"[red]error at {row['step']}: {row['error']}[/red]")
+                table.add_row(row["name"], "-", Text("error", style="bold red"),
+                              Text(f"at {row['step']}: {row['error']}", style="red"))
                 continue
-            health = "[green]ok[/green]" if row["ok"] else "[bold red]critical[/bold red]"
-            if row["warnings"]:
-                health += "\n[yellow]" + "\n".join(row["warnings"]) + "[/yellow]"
-            table.add_row(row["name"], row["address"], *_status_row(row["metrics"]), health)
+            health = Text("ok", style="green") if row["ok"] else Text("critical", style="bold red")
+            figures = Text(row["summary"])
+            for warning in row["warnings"]:
+                figures.append(f"\nwarning: {warning}", style="yellow")
+            table.add_row(row["name"], row["address"], health, figures)
         console.print(table)
     if not all(r["ok"] for r in rows):
         raise typer.Exit(1)

@@ -169,12 +169,18 @@ class StatusRequest:
 
 @dataclass(frozen=True)
 class StatusResponse:
-    """Live health of one device: figures to show and warnings to raise."""
+    """Live health of one device: figures to show and warnings to raise.
+
+    ``metrics`` is structured data for JSON consumers; ``summary`` is the one
+    line a person reads in ``fleetform status`` (the provider knows which
+    figures matter for its devices).
+    """
 
     address: str
     metrics: dict[str, Any]
     warnings: tuple[str, ...] = ()
     healthy: bool = True
+    summary: str = ""
 
 
 @runtime_checkable

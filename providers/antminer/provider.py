@@ -362,7 +362,7 @@ class AntminerProvider:
         if metrics["hashrate_5s_ghs"] <= 0:
             warnings.append("hashrate is 0 GH/s: the miner is not hashing")
         return StatusResponse(address=rpc.host, metrics=metrics, warnings=tuple(warnings),
-                              healthy=not critical)
+                              healthy=not critical, summary=_status_summary(metrics))
 
     def close(self) -> None:
         """Close every device's web session.
@@ -383,3 +383,22 @@ def _expect_ok(reply: str, cgi: str, secrets: list[str] | None = None) -> None:
         raise DeviceRejected("miner busy: another configuration write is in progress")
     shown = codec.excerpt(reply, secrets or [])
     raise DeviceRejected(f"{cgi} answered {shown!r} instead of 'ok'")
+
+
+def _status_summary(metrics: dict[str, Any]) -> str:
+    """One line for ``fleetform status``: hash rate, pools alive, hottest PCB, fans."""
+    pools = metrics.get("pools", [])
+    alive = sum(1 for p in pools if p.get("status") == "Alive")
+    configured = sum(1 for p in pools if p.get("url"))
+    pcb = [c["pcb_temp"] for c in metrics.get("chains", []) if c.get("pcb_temp")]
+    fans = [f["rpm"] for f in metrics.get("fans", [])]
+    parts = [
+        f"{metrics.get('hashrate_5s_ghs', 0):,.0f} GH/s 5s "
+        f"(avg {metrics.get('hashrate_avg_ghs', 0):,.0f})",
+        f"pools {alive}/{configured} alive",
+    ]
+    if pcb:
+        parts.append(f"PCB max {max(pcb):.0f} °C")
+    if fans:
+        parts.append(f"{len(fans)} fans {min(fans)}-{max(fans)} rpm")
+    return ", ".join(parts)
