@@ -95,12 +95,18 @@ def demo(
         bool, typer.Option("--keep", help="Keep the temporary directory (manifest, state).")
     ] = False,
     no_color: NoColorOpt = False,
+    cameras: Annotated[
+        bool,
+        typer.Option("--cameras/--no-cameras", help="Also run the camera chapter (VISCA, ONVIF)."),
+    ] = True,
 ) -> None:
-    """Watch fleetform plan, apply and detect drift on simulated miners (no hardware).
+    """Watch fleetform plan, apply and detect drift on simulated devices (no hardware).
 
     Starts simulated Antminer S9 Hydro miners on loopback, then runs:
     plan (changes) → apply → plan (no changes) → someone changes a pool on one
     miner behind fleetform's back → plan shows the drift with exit code 2.
+    Then the same story for an AVer PTZ camera on a simulated RS-232 line and
+    an Ajax TurretCam over ONVIF (skip with --no-cameras).
     """
     options: GlobalOptions = ctx.obj or GlobalOptions()
     plain = no_color or options.no_color
@@ -154,6 +160,16 @@ def demo(
         _drift(sims[1 % miners], password)
         ok &= _run(console, "5. Plan detects the drift (exit code 2 for a cron/CI job)",
                    ["plan", str(manifest), *common, "--detailed-exitcode"], 2)
+        if cameras:
+            from fleetform.cli.demo_cameras import camera_chapter
+
+            camera_common = ["--state", str(workdir / "cameras-state.json")]
+            if plain:
+                camera_common.append("--no-color")
+            ok &= camera_chapter(
+                console, workdir, camera_common,
+                lambda title, args, expected: _run(console, title, args, expected),
+            )
     finally:
         simulator.stop()
         if not keep:

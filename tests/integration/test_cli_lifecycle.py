@@ -100,8 +100,10 @@ def test_demo_runs_every_step_as_documented(cli) -> None:  # type: ignore[no-unt
     result = cli("demo", "--no-color", "--miners", "2")
     assert result.code == 0, result.all
     assert "Every step behaved as expected" in result.out
-    assert result.out.count("exit code 2: as expected") == 2  # fresh plan, drift plan
-    assert result.out.count("exit code 0: as expected") == 2  # apply, clean re-plan
+    # Miners, then cameras: fresh plan and drift plan exit 2; apply and re-plan exit 0.
+    assert result.out.count("exit code 2: as expected") == 4
+    assert result.out.count("exit code 0: as expected") == 4
+    assert "power" in result.out and "image.brightness" in result.out  # camera drift found
     assert "UNEXPECTED" not in result.out
 
 
