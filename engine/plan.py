@@ -168,7 +168,8 @@ class Plan:
     """A whole plan: every device's changes plus what they were computed from.
 
     Why: records the state serial and lineage so a saved plan can be refused as
-    stale when state moved on after it was made.
+    stale when state moved on after it was made, and the ``--target`` /
+    ``--exclude`` selectors so a partial plan always says it is partial.
     """
 
     devices: tuple[DevicePlan, ...]
@@ -177,6 +178,12 @@ class Plan:
     state_lineage: str
     created_at: str
     targets: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
+
+    @property
+    def targeted(self) -> bool:
+        """True when this plan covers only part of the manifest (``--target``/``--exclude``)."""
+        return bool(self.targets or self.excludes)
 
     @property
     def has_changes(self) -> bool:
@@ -209,6 +216,7 @@ class Plan:
             "created_at": self.created_at,
             "state": {"serial": self.state_serial, "lineage": self.state_lineage},
             "targets": list(self.targets),
+            "excludes": list(self.excludes),
             "devices": [d.to_json() for d in self.devices],
             "summary": self.summary(),
         }

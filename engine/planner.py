@@ -200,6 +200,7 @@ def plan_fleet(
     options: RunOptions | None = None,
     events: EventSink = discard,
     targets: Sequence[str] = (),
+    excludes: Sequence[str] = (),
 ) -> PlannedFleet:
     """Plan every device in parallel and assemble the whole plan."""
     options = options or RunOptions()
@@ -215,6 +216,7 @@ def plan_fleet(
         state_lineage=state.lineage,
         created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         targets=tuple(targets),
+        excludes=tuple(excludes),
     )
     reads = {p.name: r for p, r in results if r is not None}
     return PlannedFleet(plan=plan, reads=reads)

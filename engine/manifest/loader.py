@@ -19,10 +19,16 @@ from pydantic import BaseModel, ValidationError
 
 from fleetform.device import DeviceSpec
 from fleetform.errors import ManifestError, ManifestProblem, SourceLocation
+from fleetform.manifest.gitops import (
+    IgnoreRule,
+    StateConfig,
+    parse_device_drift,
+    parse_drift_block,
+    parse_state_block,
+)
 from fleetform.manifest.schema import (
     DEVICE_KEYS,
     DEVICE_NAME_PATTERN,
-    STATE_KEYS,
     TOP_LEVEL_KEYS,
     ProviderModels,
     allowed_keys,
@@ -52,9 +58,11 @@ _NAME_RULE = ("must start with a letter or digit and contain only letters, digit
 class Manifest:
     """A loaded, fully validated manifest.
 
-    Why: the planner and the CLI need devices, effective variables and the
-    state path; ``rendered`` (secret references still unresolved, so no secret
-    in it) lets ``fleetform render`` show what the template produced.
+    Why: the planner and the CLI need devices, effective variables, the state
+    configuration (``state``: path or Postgres backend) and the drift ignore
+    rules (top-level and per device, in ``drift_ignore``); ``rendered``
+    (secret references still unresolved, so no secret in it) lets
+    ``fleetform render`` show what the template produced.
     """
 
     path: Path
@@ -62,6 +70,8 @@ class Manifest:
     variables: dict[str, Any]
     state_path: str | None
     rendered: str
+    state: StateConfig = field(default_factory=StateConfig)
+    drift_ignore: tuple[IgnoreRule, ...] = ()
 
 
 def load_manifest(
@@ -105,7 +115,8 @@ def load_manifest(
     devices, state_path = loader.run()
     if loader.problems:
         raise ManifestError(sorted(loader.problems, key=_sort_key))
-    return Manifest(path, tuple(devices), merged, state_path, rendered.text)
+    return Manifest(path, tuple(devices), merged, state_path, rendered.text,
+                    state=loader.state, drift_ignore=tuple(loader.rules))
 
 
 def _sort_key(problem: ManifestProblem) -> tuple[int, int]:
@@ -121,6 +132,8 @@ class _Validator:
     providers: Mapping[str, ProviderModels]
     environ: Mapping[str, str]
     problems: list[ManifestProblem] = field(default_factory=list)
+    state: StateConfig = field(default_factory=StateConfig)
+    rules: list[IgnoreRule] = field(default_factory=list)
 
     def add(self, path: FieldPath, message: str, *, key: bool = False,
             device: str | None = None) -> None:
@@ -139,7 +152,9 @@ class _Validator:
                 self.add((key,), f"unknown top-level key '{key}'; allowed: {allowed}", key=True)
         if data.get("variables") is not None and not isinstance(data["variables"], dict):
             self.add(("variables",), "variables must be a mapping of name: value")
-        state_path = self._state(data.get("state"))
+        self.state = parse_state_block(data.get("state"), self.add, self.environ)
+        state_path = self.state.path
+        self.rules = parse_drift_block(data.get("drift"), self.add)
         devices = data.get("devices")
         if "devices" not in data:
             self.add((), "'devices' is required: a list of devices (it may be empty: devices: [])")
@@ -150,21 +165,6 @@ class _Validator:
             self.add(("devices",), "devices must be a list of devices (items start with '- ')")
             return [], state_path
         return self._devices(devices), state_path
-
-    def _state(self, state: Any) -> str | None:
-        if state is None:
-            return None
-        if not isinstance(state, dict):
-            self.add(("state",), "state must be a mapping like {path: .fleetform/state.json}")
-            return None
-        for key in state:
-            if key not in STATE_KEYS:
-                self.add(("state", key), f"unknown key '{key}' in state; allowed: path", key=True)
-        value = state.get("path")
-        if value is not None and (not isinstance(value, str) or not value.strip()):
-            self.add(("state", "path"), "state.path must be a non-empty string")
-            return None
-        return value
 
     def _devices(self, items: list[Any]) -> list[DeviceSpec]:
         specs: list[DeviceSpec] = []
@@ -230,6 +230,9 @@ class _Validator:
                 self.add((*base, key), f"unknown device key '{key}'; allowed: {allowed}",
                          key=True, device=name)
         labels = self._labels(item.get("labels"), base, name)
+        rule = parse_device_drift(item.get("drift"), base, name, self.add)
+        if rule is not None:
+            self.rules.append(rule)
         provider = item.get("provider")
         registered = ", ".join(sorted(self.providers)) or "(none)"
         if "provider" not in item:

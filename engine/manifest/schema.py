@@ -19,15 +19,15 @@ from typing import Any
 from pydantic import BaseModel, SecretBytes, SecretStr
 from pydantic.json_schema import models_json_schema
 
+from fleetform.manifest.gitops import BACKENDS, PATH_PATTERN
 from fleetform.manifest.secretref import sensitive_patterns
 from fleetform.provider import SettingSpec
 
 SCHEMA_ID = "urn:fleetform:schema:manifest"
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 DEVICE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-TOP_LEVEL_KEYS = ("devices", "state", "variables")
-DEVICE_KEYS = ("connection", "labels", "name", "provider", "settings")
-STATE_KEYS = ("path",)
+TOP_LEVEL_KEYS = ("devices", "drift", "state", "variables")
+DEVICE_KEYS = ("connection", "drift", "labels", "name", "provider", "settings")
 
 
 @dataclass(frozen=True)
@@ -212,10 +212,53 @@ def _device_schema(models: ProviderModels, refs: Mapping[str, Any]) -> dict[str,
                        "description": "Free-form string labels for selecting devices."},
             "connection": refs["connection"],
             "settings": refs["settings"],
+            "drift": {"$ref": "#/$defs/fleetform.deviceDrift"},
         },
         "required": ["name", "provider", *(["connection"] if needs_connection else [])],
         "additionalProperties": False,
     }
+
+
+_PATH_ITEMS = {
+    "type": "array", "minItems": 1,
+    "items": {"type": "string", "pattern": PATH_PATTERN.pattern},
+    "description": "Setting paths: 'network.hostname', 'pools[*].password' ('[*]' any list "
+    "entry, '*' a glob within a name); a path covers everything below it.",
+}
+_SELECTORS = {
+    "description": "Device selectors as for --target: a name, a glob ('s9-*') or label=value.",
+    "oneOf": [{"type": "string", "minLength": 1},
+              {"type": "array", "items": {"type": "string", "minLength": 1}}],
+}
+_DRIFT_DEFS: dict[str, Any] = {
+    "fleetform.drift": {
+        "type": "object", "additionalProperties": False,
+        "description": "Known, accepted drift that 'fleetform drift' reports as ignored "
+        "(plan and apply still correct it).",
+        "properties": {"ignore": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False, "required": ["paths"],
+            "properties": {"devices": _SELECTORS, "paths": _PATH_ITEMS,
+                           "reason": {"type": "string"}},
+        }}},
+    },
+    "fleetform.deviceDrift": {
+        "type": "object", "additionalProperties": False,
+        "description": "Accepted drift on this device only (see the top-level drift block).",
+        "properties": {"ignore": _PATH_ITEMS, "reason": {"type": "string"}},
+    },
+}
+_STATE_SCHEMA: dict[str, Any] = {
+    "type": "object", "additionalProperties": False,
+    "description": "Where state is kept: a local file (path) or a shared Postgres workspace.",
+    "properties": {
+        "path": {"type": "string", "minLength": 1, "description": "Path of the state file."},
+        "backend": {"enum": list(BACKENDS), "description": "local (default) or postgres."},
+        "dsn": {"type": "string", "minLength": 1, "description": "libpq connection string "
+                "or URL for postgres, without a password (PGPASSWORD or ${env:NAME})."},
+        "workspace": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+                      "description": "State workspace name (postgres; default 'default')."},
+    },
+}
 
 
 def manifest_json_schema(providers: Mapping[str, ProviderModels]) -> dict[str, Any]:
@@ -254,12 +297,10 @@ def manifest_json_schema(providers: Mapping[str, ProviderModels]) -> dict[str, A
                           "template variables (plain YAML, no Jinja)."},
             "devices": {"type": "array", "description": "The managed devices.",
                         "items": {"oneOf": variants} if variants else False},
-            "state": {"type": "object", "additionalProperties": False, "description":
-                      "Where state is kept.", "properties": {"path": {
-                          "type": "string", "minLength": 1,
-                          "description": "Path of the state file."}}},
+            "state": _STATE_SCHEMA,
+            "drift": {"$ref": "#/$defs/fleetform.drift"},
         },
-        "$defs": defs,
+        "$defs": {**defs, **_DRIFT_DEFS},
     }
 
 

@@ -9,7 +9,7 @@ Everything returns ``rich.text.Text`` so colour can be switched off
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rich.text import Text
@@ -101,11 +101,26 @@ def plan_summary(plan: Plan) -> Text:
     return out
 
 
+def targeted_banner(targets: Sequence[str], excludes: Sequence[str]) -> Text:
+    """The warning a partial (``--target``/``--exclude``) run prints first.
+
+    Why: as with Terraform's ``-target``, a partial plan must never be
+    mistaken for the whole fleet: devices outside it are not even read.
+    """
+    parts = []
+    if targets:
+        parts.append("only " + ", ".join(targets))
+    if excludes:
+        parts.append("excluding " + ", ".join(excludes))
+    return Text(f"Targeted plan ({'; '.join(parts)}): devices outside the selection were "
+                "not read and are not shown.\n\n", style="yellow")
+
+
 def render_plan(plan: Plan) -> Text:
     """The whole plan as a person reads it."""
     out = Text()
-    if plan.targets:
-        out.append(f"Targeted plan: only {', '.join(plan.targets)}\n\n", style="yellow")
+    if plan.targeted:
+        out.append_text(targeted_banner(plan.targets, plan.excludes))
     shown = [d for d in plan.devices if d.has_changes or d.failure or d.warnings]
     unchanged = [d for d in plan.devices if not d.has_changes and not d.failure]
     if not plan.has_changes and not plan.failed:

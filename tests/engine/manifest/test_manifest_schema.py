@@ -28,7 +28,7 @@ def test_schema_shape() -> None:
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["$id"] and schema["title"] and schema["description"]
     assert schema["required"] == ["devices"] and schema["additionalProperties"] is False
-    assert set(schema["properties"]) == {"variables", "devices", "state"}
+    assert set(schema["properties"]) == {"variables", "devices", "state", "drift"}
     items = schema["properties"]["devices"]["items"]
     assert items == {"oneOf": [{"$ref": "#/$defs/antminer.device"}]}
     device = schema["$defs"]["antminer.device"]
