@@ -45,7 +45,7 @@ def hold_lock(path: Path, operation: str, timeout: float) -> Iterator[LockInfo]:
         raise StateError(f"cannot open lock file {path}: {exc.strerror}") from exc
     try:
         _acquire(fd, path, timeout)
-        info = _new_info(operation)
+        info = new_lock_info(operation)
         try:
             try:
                 _write_info(fd, info)
@@ -109,7 +109,12 @@ def _held_message(holder: LockInfo | None, timeout: float) -> str:
     )
 
 
-def _new_info(operation: str) -> LockInfo:
+def new_lock_info(operation: str) -> LockInfo:
+    """A fresh holder note for ``operation`` (who, where, since): shared by every backend.
+
+    Why public: the Postgres backend records the same holder fields, so a
+    "locked by" message reads the same whichever backend holds the lock.
+    """
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
