@@ -10,17 +10,21 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
+from fleetform.device import DeviceSpec
 from fleetform.diff import SecretMatcher
 from fleetform.logs import redacting_filter, secret_strings
 from fleetform.manifest import Manifest, load_manifest, parse_var_assignment, provider_models_from
 from fleetform.provider import Provider
 from fleetform.providers import builtin_providers
-from fleetform.state import LocalStateBackend
+from fleetform.state import StateBackend
+from fleetform.state.config import choose_backend, close_backend
+from fleetform.targeting import Targeting
 
 DEFAULT_STATE_PATH = Path(".fleetform/state.json")
 
@@ -39,20 +43,24 @@ def make_console(*, no_color: bool, stderr: bool = False) -> Console:
 
 @dataclass
 class Workspace:
-    """A loaded manifest with its providers and state backend.
+    """A loaded manifest with its providers, state backend and selected devices.
 
-    Why: the unit every device command works on; ``close`` releases the
-    providers' connections.
+    Why: the unit every device command works on; ``devices`` are the ones the
+    run's ``--target``/``--exclude`` selected (all by default); ``close``
+    releases the providers' and the backend's connections.
     """
 
     manifest: Manifest
     providers: dict[str, Provider]
-    backend: LocalStateBackend
+    backend: StateBackend
+    targeting: Targeting = field(default_factory=Targeting)
+    devices: tuple[DeviceSpec, ...] = ()
 
     def close(self) -> None:
-        """Close every provider's connections."""
+        """Close every provider's connections and the state backend's."""
         for provider in self.providers.values():
             provider.close()
+        close_backend(self.backend)
 
 
 def state_path_for(manifest: Manifest | None, explicit: Path | None) -> Path:
@@ -71,10 +79,16 @@ def load_workspace(
     variables: Sequence[str] = (),
     var_files: Sequence[Path] = (),
     state: Path | None = None,
+    targeting: Targeting | None = None,
+    typed_variables: dict[str, Any] | None = None,
 ) -> Workspace:
-    """Load and validate the manifest, build providers and the state backend."""
+    """Load and validate the manifest, build providers and the state backend.
+
+    ``typed_variables`` (a saved plan's variables) win over ``variables``.
+    """
     classes = builtin_providers()
     assignments = dict(parse_var_assignment(text) for text in variables)
+    assignments.update(typed_variables or {})
     manifest = load_manifest(
         manifest_path,
         variables=assignments,
@@ -83,7 +97,15 @@ def load_workspace(
     )
     providers: dict[str, Provider] = {name: cls() for name, cls in classes.items()}
     register_secrets(manifest, providers)
-    return Workspace(manifest, providers, LocalStateBackend(state_path_for(manifest, state)))
+    targeting = targeting or Targeting()
+    selected = targeting.select(manifest.devices)
+    return Workspace(manifest, providers, backend_for(manifest, state), targeting, selected)
+
+
+def backend_for(manifest: Manifest | None, explicit: Path | None) -> StateBackend:
+    """The state backend: ``--state``, then env vars, then the manifest (see state.config)."""
+    return choose_backend(manifest.state if manifest else None,
+                          manifest.path.parent if manifest else None, explicit, os.environ)
 
 
 def register_secrets(manifest: Manifest, providers: dict[str, Provider]) -> None:

@@ -13,15 +13,16 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from fleetform.cli.context import load_workspace, make_console, state_path_for
+from fleetform.cli.context import backend_for, load_workspace, make_console
 from fleetform.cli.options import (
+    ExcludeOpt,
     GlobalOptions,
     JsonOpt,
-    LockTimeoutOpt,
     ManifestArg,
     NoColorOpt,
     ParallelismOpt,
     StateOpt,
+    TargetOpt,
     TimeoutOpt,
     VarFileOpt,
     VarOpt,
@@ -31,23 +32,31 @@ from fleetform.errors import DeviceError, FleetformError
 from fleetform.manifest import provider_models_from
 from fleetform.manifest.schema import render_schema_text
 from fleetform.parallel import map_parallel
+from fleetform.planfile import is_plan_file, read_plan_file
 from fleetform.provider import StatusRequest
 from fleetform.providers import builtin_providers
-from fleetform.state import LocalStateBackend
-from fleetform.views.human import render_records
+from fleetform.state import StateBackend
+from fleetform.state.config import close_backend
+from fleetform.targeting import Targeting
+from fleetform.views.human import render_plan, render_records
 from fleetform.views.jsonview import dumps, state_document
+from fleetform.views.markdown import render_plan_markdown
 
 OptionalManifest = Annotated[
     Path | None,
-    typer.Argument(help="Manifest whose state.path to use (optional).", dir_okay=False),
+    typer.Argument(help="Manifest whose state settings to use, or a saved plan file "
+                   "(optional).", dir_okay=False),
 ]
 
 
-def _backend(manifest: Path | None, state: Path | None) -> LocalStateBackend:
+def backend_of(manifest: Path | None, state: Path | None) -> StateBackend:
+    """The state backend of a manifest (if given and no --state), else --state/env/default."""
     if state is None and manifest is not None:
         workspace = load_workspace(manifest)
+        for provider in workspace.providers.values():
+            provider.close()
         return workspace.backend
-    return LocalStateBackend(state_path_for(None, state))
+    return backend_for(None, state)
 
 
 def show(
@@ -56,15 +65,25 @@ def show(
     state: StateOpt = None,
     json_out: JsonOpt = False,
     no_color: NoColorOpt = False,
+    view: Annotated[
+        str, typer.Option("--format", help="For a plan file: text, json or markdown "
+                          "(a pull-request comment).")
+    ] = "text",
 ) -> None:
-    """Show what state records: each device's identity, address and tracked settings.
+    """Show what state records, or render a saved plan file (fleetform show site.plan).
 
     Tracked secrets are shown only as "(sensitive)"; state stores them as
-    salted hashes, never in clear.
+    salted hashes, never in clear. A plan file holds no secret at all.
     """
     options: GlobalOptions = ctx.obj or GlobalOptions()
-    backend = _backend(manifest, state)
-    current = backend.read()
+    if manifest is not None and is_plan_file(manifest):
+        _show_plan_file(manifest, "json" if json_out else view, no_color or options.no_color)
+        return
+    backend = backend_of(manifest, state)
+    try:
+        current = backend.read()
+    finally:
+        close_backend(backend)
     records = [current.devices[name] for name in sorted(current.devices)]
     if json_out:
         typer.echo(dumps(state_document(
@@ -74,6 +93,22 @@ def show(
     console = make_console(no_color=no_color or options.no_color)
     source = f"{backend.describe()} (serial {current.serial})"
     console.print(render_records(records, source), end="")
+
+
+def _show_plan_file(path: Path, view: str, no_color: bool) -> None:
+    saved = read_plan_file(path)
+    if view == "json":
+        typer.echo(dumps(saved.plan.to_json()))
+    elif view == "markdown":
+        typer.echo(render_plan_markdown(saved.plan, source=str(path)), nl=False)
+    elif view == "text":
+        console = make_console(no_color=no_color)
+        console.print(f"Saved plan {path}: manifest {saved.manifest_path}, state "
+                      f"{saved.state_backend} at serial {saved.plan.state_serial}, made "
+                      f"{saved.plan.created_at} by fleetform {saved.fleetform_version}.\n")
+        console.print(render_plan(saved.plan), end="")
+    else:
+        raise FleetformError(f"--format {view!r} is not one of: text, json, markdown")
 
 
 def status(
@@ -86,6 +121,8 @@ def status(
     timeout: TimeoutOpt = 30.0,
     json_out: JsonOpt = False,
     no_color: NoColorOpt = False,
+    target: TargetOpt = [],  # noqa: B006
+    exclude: ExcludeOpt = [],  # noqa: B006
 ) -> None:
     """Live health of every device (miners: hash rate, pools, temperatures, fans).
 
@@ -93,8 +130,13 @@ def status(
     if any device is unreachable or critical.
     """
     options: GlobalOptions = ctx.obj or GlobalOptions()
-    workspace = load_workspace(manifest, variables=var, var_files=var_file, state=state)
-    current = workspace.backend.read()
+    workspace = load_workspace(manifest, variables=var, var_files=var_file, state=state,
+                               targeting=Targeting(tuple(target), tuple(exclude)))
+    try:
+        current = workspace.backend.read()
+    except FleetformError:
+        workspace.close()
+        raise
 
     def probe(device: DeviceSpec) -> dict[str, Any]:
         provider = workspace.providers[device.provider]
@@ -111,7 +153,7 @@ def status(
                 "warnings": list(response.warnings)}
 
     try:
-        rows = map_parallel(list(workspace.manifest.devices), probe, parallelism)
+        rows = map_parallel(list(workspace.devices), probe, parallelism)
     finally:
         workspace.close()
     if json_out:
@@ -151,47 +193,11 @@ def schema(
         typer.echo(f"wrote {output}")
 
 
-state_app = typer.Typer(help="Inspect and edit state records.", no_args_is_help=True)
-
-
-@state_app.command("list")
-def state_list(
-    manifest: OptionalManifest = None,
-    state: StateOpt = None,
-) -> None:
-    """List the devices recorded in state."""
-    current = _backend(manifest, state).read()
-    for name in sorted(current.devices):
-        record = current.devices[name]
-        typer.echo(f"{name}\t{record.provider}\t{record.address}")
-
-
-@state_app.command("rm")
-def state_rm(
-    names: Annotated[list[str], typer.Argument(help="Device names to forget.")],
-    state: StateOpt = None,
-    lock_timeout: LockTimeoutOpt = 0.0,
-) -> None:
-    """Forget devices (e.g. after replacing a miner on purpose).
-
-    The device itself is not touched; the next plan treats it as new and
-    records its new identity on apply.
-    """
-    backend = _backend(None, state)
-    with backend.lock("state rm", lock_timeout):
-        current = backend.read()
-        missing = [n for n in names if n not in current.devices]
-        if missing:
-            raise FleetformError(f"not in state: {', '.join(missing)}")
-        for name in names:
-            current = current.without_device(name)
-        backend.write(current)
-    typer.echo(f"removed {len(names)} device(s) from {backend.describe()}")
-
-
 def register(app: typer.Typer) -> None:
     """Add these commands to the app."""
     app.command()(show)
     app.command()(status)
     app.command()(schema)
+    from fleetform.cli.statecmd import state_app
+
     app.add_typer(state_app, name="state")

@@ -1,7 +1,8 @@
 """Commands that plan and change devices: ``validate``, ``plan``, ``apply``.
 
 Why together: they share the load → plan pipeline; apply is plan plus
-confirmation plus the applier, under the state lock.
+confirmation plus the applier, under the state lock. Applying a saved plan
+and ``--refresh-only`` live in :mod:`fleetform.cli.saved`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from rich.console import Console
 from fleetform.applier import ApplyReport, apply_fleet
 from fleetform.cli.context import Workspace, load_workspace, make_console, stdin_is_interactive
 from fleetform.cli.options import (
+    ExcludeOpt,
     GlobalOptions,
     JsonOpt,
     LockTimeoutOpt,
@@ -22,14 +24,20 @@ from fleetform.cli.options import (
     NoColorOpt,
     ParallelismOpt,
     StateOpt,
+    TargetOpt,
     TimeoutOpt,
     VarFileOpt,
     VarOpt,
+    VerifyPresetsOpt,
+    run_options,
 )
 from fleetform.cli.progress import progress_for
+from fleetform.cli.saved import apply_saved_plan, refresh_workspace
 from fleetform.errors import FleetformError
+from fleetform.planfile import build_saved_plan, is_plan_file, write_plan_file
 from fleetform.planner import PlannedFleet, RunOptions, plan_fleet
 from fleetform.state import State
+from fleetform.targeting import Targeting
 from fleetform.views.human import render_apply, render_plan
 from fleetform.views.jsonview import dumps
 
@@ -44,7 +52,7 @@ def plan_workspace(
     workspace: Workspace, state: State, options: RunOptions, err: Console, *, quiet: bool
 ) -> PlannedFleet:
     """Plan every device of the workspace with a progress display on stderr."""
-    devices = workspace.manifest.devices
+    devices = workspace.devices
     with progress_for(err, len(devices), "planning", enabled=not quiet, verbose=False) as sink:
         return plan_fleet(
             devices,
@@ -53,6 +61,8 @@ def plan_workspace(
             manifest=str(workspace.manifest.path),
             options=options,
             events=sink,
+            targets=workspace.targeting.targets,
+            excludes=workspace.targeting.excludes,
         )
 
 
@@ -100,39 +110,64 @@ def plan(
             help="Exit 0 when there are no changes, 2 when there are changes, 1 on error.",
         ),
     ] = False,
+    target: TargetOpt = [],  # noqa: B006
+    exclude: ExcludeOpt = [],  # noqa: B006
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", dir_okay=False, help="Save the plan to this file for "
+                     "'fleetform apply FILE' (no secret in clear; refused there if stale)."),
+    ] = None,
+    verify_presets: VerifyPresetsOpt = False,
 ) -> None:
     """Read every device, compare it with the manifest and show the changes.
 
     Read-only: nothing is written to devices or state. Devices that cannot be
     read are reported with the step that failed; the exit code is then 1.
+    With --out the plan is saved for a later 'fleetform apply FILE'.
     """
     out, err = _consoles(ctx, no_color)
-    workspace = load_workspace(manifest, variables=var, var_files=var_file, state=state)
+    workspace = load_workspace(manifest, variables=var, var_files=var_file, state=state,
+                               targeting=Targeting(tuple(target), tuple(exclude)))
     try:
         current = workspace.backend.read()
         planned = plan_workspace(
-            workspace, current, RunOptions(parallelism=parallelism, timeout=timeout), err,
+            workspace, current,
+            run_options(parallelism, timeout, verify_presets=verify_presets), err,
             quiet=json_out,
         )
+        if out_file is not None and not planned.plan.failed:
+            saved = build_saved_plan(
+                planned.plan, {d.name: d for d in workspace.devices}, workspace.providers,
+                manifest_path=str(workspace.manifest.path),
+                variables=workspace.manifest.variables,
+                state_backend=workspace.backend.describe(),
+            )
+            write_plan_file(saved, out_file)
     finally:
         workspace.close()
     if json_out:
         typer.echo(dumps(planned.plan.to_json()))
     else:
         out.print(render_plan(planned.plan), end="")
+        if out_file is not None and not planned.plan.failed:
+            out.print(f"\nSaved the plan to {out_file}. To apply exactly this plan: "
+                      f"fleetform apply {out_file}")
     if planned.plan.failed:
+        if out_file is not None:
+            err.print(f"The plan was not saved to {out_file}: device(s) failed to plan. "
+                      "Fix them or leave them out with --exclude.")
         raise typer.Exit(1)
     if detailed_exitcode and planned.plan.has_changes:
         raise typer.Exit(2)
 
 
-def _confirm(out: Console) -> bool:
+def _confirm(out: Console, question: str = "Do you want to perform these actions?") -> bool:
     if not stdin_is_interactive():
         raise FleetformError(
             "refusing to apply without confirmation: stdin is not a terminal. "
             "Review the plan and pass --auto-approve."
         )
-    out.print("\nDo you want to perform these actions? Only 'yes' will be accepted.")
+    out.print(f"\n{question} Only 'yes' will be accepted.")
     try:
         answer = input("  Enter a value: ")
     except EOFError:
@@ -154,8 +189,21 @@ def apply(
         bool, typer.Option("--auto-approve", help="Apply without asking for confirmation.")
     ] = False,
     lock_timeout: LockTimeoutOpt = 0.0,
+    target: TargetOpt = [],  # noqa: B006
+    exclude: ExcludeOpt = [],  # noqa: B006
+    refresh_only: Annotated[
+        bool,
+        typer.Option("--refresh-only", help="Write nothing to devices: accept the values "
+                     "devices report for write-only settings (changed by hand) into state, "
+                     "after showing them."),
+    ] = False,
+    verify_presets: VerifyPresetsOpt = False,
 ) -> None:
     """Plan, ask for confirmation, then push the changes and verify them.
+
+    MANIFEST may also be a plan file saved by 'fleetform plan --out': then
+    exactly that plan is applied, without asking, after checking it is not
+    stale (state serial, manifest, secrets and every device's fingerprint).
 
     Devices run in parallel (--parallelism); within a device, steps run in a
     safe order (pools, then password, then network last). Each step is read
@@ -163,10 +211,30 @@ def apply(
     others finish; the exit code is 1 if any device failed.
     """
     out, err = _consoles(ctx, no_color)
+    if is_plan_file(manifest):
+        if var or var_file or target or exclude or refresh_only:
+            raise FleetformError("a saved plan fixes its variables and targets: --var, "
+                                 "--var-file, --target, --exclude and --refresh-only cannot "
+                                 "be combined with a plan file")
+        report = apply_saved_plan(manifest, state=state, lock_timeout=lock_timeout,
+                                  options=run_options(parallelism, timeout,
+                                                      verify_presets=verify_presets),
+                                  out=out, err=err, json_out=json_out)
+        _finish(report, out, json_out=json_out)
+        return
     if json_out and not auto_approve:
         raise FleetformError("--json needs --auto-approve (there is no one to ask).")
-    workspace = load_workspace(manifest, variables=var, var_files=var_file, state=state)
-    options = RunOptions(parallelism=parallelism, timeout=timeout)
+    targeting = Targeting(tuple(target), tuple(exclude))
+    if refresh_only:
+        refresh_workspace(load_workspace(manifest, variables=var, var_files=var_file,
+                                         state=state, targeting=targeting),
+                          run_options(parallelism, timeout, verify_presets=verify_presets),
+                          out=out, json_out=json_out, auto_approve=auto_approve,
+                          lock_timeout=lock_timeout, confirm=_confirm)
+        return
+    workspace = load_workspace(manifest, variables=var, var_files=var_file, state=state,
+                               targeting=targeting)
+    options = run_options(parallelism, timeout, verify_presets=verify_presets)
     try:
         with workspace.backend.lock("apply", lock_timeout):
             current = workspace.backend.read()
@@ -179,6 +247,10 @@ def apply(
             report = _run_apply(workspace, planned, current, options, err, quiet=json_out)
     finally:
         workspace.close()
+    _finish(report, out, json_out=json_out)
+
+
+def _finish(report: ApplyReport, out: Console, *, json_out: bool) -> None:
     if json_out:
         typer.echo(dumps(report.to_json()))
     else:
@@ -194,7 +266,7 @@ def _run_apply(
     total = len(planned.plan.devices)
     with progress_for(err, total, "applying", enabled=not quiet, verbose=True) as sink:
         return apply_fleet(
-            planned, workspace.manifest.devices, workspace.providers, workspace.backend, current,
+            planned, workspace.devices, workspace.providers, workspace.backend, current,
             options=options, events=sink,
         )
 
@@ -205,7 +277,12 @@ def register(app: typer.Typer) -> None:
     app.command()(plan)
     app.command()(apply)
     from fleetform.cli.demo import demo
+    from fleetform.cli.drift import drift
+    from fleetform.cli.importcmd import import_command
     from fleetform.cli.simulate import simulate
+
+    app.command()(drift)
+    app.command("import")(import_command)
 
     app.command()(simulate)
     app.command()(demo)

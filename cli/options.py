@@ -12,6 +12,8 @@ from typing import Annotated
 
 import typer
 
+from fleetform.planner import RunOptions
+
 
 @dataclass(frozen=True)
 class GlobalOptions:
@@ -73,3 +75,40 @@ LockTimeoutOpt = Annotated[
         help="Seconds to wait for another run's state lock before failing (0: fail at once).",
     ),
 ]
+TargetOpt = Annotated[
+    list[str],
+    typer.Option(
+        "--target",
+        help="Only these devices: a name, a glob ('s9-*') or label=value (repeatable).",
+    ),
+]
+ExcludeOpt = Annotated[
+    list[str],
+    typer.Option(
+        "--exclude",
+        help="Leave these devices out: a name, a glob or label=value (repeatable).",
+    ),
+]
+VerifyPresetsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--verify-presets",
+        help="PTZ cameras: recall each declared preset, read the position back and return "
+        "the camera where it was (moves the cameras, so it is opt-in).",
+    ),
+]
+
+
+def run_options(
+    parallelism: int, timeout: float, *, verify_presets: bool = False
+) -> RunOptions:
+    """The engine's RunOptions from the common command-line options.
+
+    Why one builder: every command passes the same knobs the same way, and
+    provider-specific flags (``verify_presets``) travel in ``provider_options``.
+    """
+    return RunOptions(
+        parallelism=parallelism,
+        timeout=timeout,
+        provider_options={"verify_presets": True} if verify_presets else {},
+    )
