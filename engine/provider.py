@@ -8,14 +8,18 @@ so the engine never grows vendor ``if`` chains and protocol details stay inside
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel
 
 from fleetform.device import Deadline, DeviceSpec
+from fleetform.errors import DeviceError
 from fleetform.plan import Change
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -215,3 +219,31 @@ class Provider(Protocol):
     def close(self) -> None:
         """Release connections held for the run."""
         ...
+
+
+@contextlib.contextmanager
+def device_step(device: DeviceSpec, step: str) -> Iterator[None]:
+    """Name the device and the step on any :class:`DeviceError` leaving the block.
+
+    Why: transports know neither; every provider verb runs inside this, so
+    each failure the user sees says which device failed at which step.
+    """
+    try:
+        yield
+    except DeviceError as exc:
+        exc.with_context(device=device.name, step=step)
+        raise
+
+
+def model_part(
+    device: DeviceSpec, part: Literal["connection", "settings"], model: type[ModelT]
+) -> ModelT:
+    """The device's connection or settings as the provider's own model class.
+
+    Why: ``DeviceSpec`` holds them as ``BaseModel``; a provider narrows the
+    type once here instead of repeating an isinstance check per model.
+    """
+    value = getattr(device, part)
+    if not isinstance(value, model):
+        raise TypeError(f"{device.name}: {part} is not a {model.__name__}")
+    return value

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel
@@ -55,32 +55,20 @@ from fleetform.provider import (
     SettingSpec,
     StatusRequest,
     StatusResponse,
+    device_step,
+    model_part,
 )
 from fleetform.providers.antminer import codec
 from fleetform.providers.antminer.models import AntminerConnection, AntminerSettings
 from fleetform.providers.antminer.transport import MinerHttp, MinerRpc, find_miner, poll
 
 
-@contextlib.contextmanager
-def _naming(device: DeviceSpec, step: str) -> Iterator[None]:
-    """Fill in device and step on any DeviceError leaving the block (transports know neither)."""
-    try:
-        yield
-    except DeviceError as exc:
-        exc.with_context(device=device.name, step=step)
-        raise
-
-
 def _connection(device: DeviceSpec) -> AntminerConnection:
-    if not isinstance(device.connection, AntminerConnection):
-        raise TypeError(f"{device.name}: connection is not an AntminerConnection")
-    return device.connection
+    return model_part(device, "connection", AntminerConnection)
 
 
 def _settings(device: DeviceSpec) -> AntminerSettings:
-    if not isinstance(device.settings, AntminerSettings):
-        raise TypeError(f"{device.name}: settings are not AntminerSettings")
-    return device.settings
+    return model_part(device, "settings", AntminerSettings)
 
 
 def _addresses(device: DeviceSpec, record: DeviceRecord | None) -> list[str]:
@@ -189,7 +177,7 @@ class AntminerProvider:
         Why RPC is optional here: bmminer may be restarting; the web CGIs hold
         every managed setting, RPC only adds version facts (a warning if absent).
         """
-        with _naming(request.device, "read"):
+        with device_step(request.device, "read"):
             return self._read(request)
 
     def _read(self, request: ReadRequest) -> ReadResponse:
@@ -243,7 +231,7 @@ class AntminerProvider:
         """
         steps = {"pools": self._apply_pools, "admin_password": self._apply_password,
                  "network": self._apply_network}
-        with _naming(request.device, request.setting):
+        with device_step(request.device, request.setting):
             if request.setting not in steps:
                 raise DeviceRejected(f"antminer has no setting '{request.setting}'")
             return steps[request.setting](request)
@@ -322,7 +310,7 @@ class AntminerProvider:
         Why RPC first: the figures live in bmminer; the web UI is only probed to
         tell "bmminer stopped" (unhealthy) from "miner gone" (an error).
         """
-        with _naming(request.device, "status"):
+        with device_step(request.device, "status"):
             return self._status(request)
 
     def _status(self, request: StatusRequest) -> StatusResponse:

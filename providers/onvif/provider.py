@@ -27,7 +27,7 @@ from pydantic import BaseModel
 
 from fleetform.device import Deadline, DeviceSpec
 from fleetform.diff import diff_settings
-from fleetform.errors import DeviceError, DeviceRejected, DeviceTimeout, TransportError
+from fleetform.errors import DeviceRejected, DeviceTimeout, TransportError
 from fleetform.plan import to_plain
 from fleetform.planner import unwrap
 from fleetform.provider import (
@@ -41,6 +41,8 @@ from fleetform.provider import (
     SettingSpec,
     StatusRequest,
     StatusResponse,
+    device_step,
+    model_part,
 )
 from fleetform.providers.onvif import steps
 from fleetform.providers.onvif.client import OnvifClient
@@ -51,9 +53,7 @@ from fleetform.providers.onvif.reading import read_network, read_settings
 
 
 def _connection(device: DeviceSpec) -> TurretCamConnection:
-    if not isinstance(device.connection, TurretCamConnection):
-        raise TypeError(f"{device.name}: connection is not a TurretCamConnection")
-    return device.connection
+    return model_part(device, "connection", TurretCamConnection)
 
 
 def _desired(device: DeviceSpec) -> dict[str, Any]:
@@ -128,14 +128,11 @@ class TurretCamProvider:
 
     def read(self, request: ReadRequest) -> ReadResponse:
         """Identity, facts, capabilities and the live value of every managed setting."""
-        try:
+        with device_step(request.device, "read"):
             client, clock = self._find(request.device, request.record, request.deadline)
             ops = CameraOperations(client, request.deadline)
             info = ops.device_information()
             live, caps, layout = read_settings(ops, _desired(request.device), clock)
-        except DeviceError as exc:
-            exc.with_context(device=request.device.name, step="read")
-            raise
         return ReadResponse(
             address=client.host,
             identity={"manufacturer": info["Manufacturer"], "model": info["Model"],
@@ -161,11 +158,8 @@ class TurretCamProvider:
 
     def apply(self, request: ApplyRequest) -> ApplyResponse:
         """Push one setting, read it back, and wait at the new address after a network move."""
-        try:
+        with device_step(request.device, request.setting):
             return self._apply(request)
-        except DeviceError as exc:
-            exc.with_context(device=request.device.name, step=request.setting)
-            raise
 
     def _apply(self, request: ApplyRequest) -> ApplyResponse:
         device, setting = request.device, request.setting
@@ -235,12 +229,9 @@ class TurretCamProvider:
 
     def status(self, request: StatusRequest) -> StatusResponse:
         """Reachability, identity and clock skew (ONVIF exposes no health figures)."""
-        try:
+        with device_step(request.device, "status"):
             client, _clock = self._find(request.device, request.record, request.deadline)
             info = CameraOperations(client, request.deadline).device_information()
-        except DeviceError as exc:
-            exc.with_context(device=request.device.name, step="status")
-            raise
         skew = client.skew.offset.total_seconds()
         warnings = (f"camera clock is {skew:+.0f}s off; configure ntp",) if abs(skew) > 60 else ()
         return StatusResponse(address=client.host, metrics={

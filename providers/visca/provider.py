@@ -30,7 +30,7 @@ from pydantic import BaseModel
 
 from fleetform.device import Deadline, DeviceSpec
 from fleetform.diff import diff_settings
-from fleetform.errors import DeviceError, DeviceRejected
+from fleetform.errors import DeviceRejected
 from fleetform.provider import (
     ApplyRequest,
     ApplyResponse,
@@ -41,6 +41,8 @@ from fleetform.provider import (
     SettingSpec,
     StatusRequest,
     StatusResponse,
+    device_step,
+    model_part,
 )
 from fleetform.providers.visca import pelco_ops
 from fleetform.providers.visca.camera import Camera, Position
@@ -62,15 +64,11 @@ def _spec(name: str, order: int, description: str) -> SettingSpec:
 
 
 def _connection(device: DeviceSpec) -> AverConnection:
-    if not isinstance(device.connection, AverConnection):
-        raise TypeError(f"{device.name}: connection is not an AverConnection")
-    return device.connection
+    return model_part(device, "connection", AverConnection)
 
 
 def _settings(device: DeviceSpec) -> AverSettings:
-    if not isinstance(device.settings, AverSettings):
-        raise TypeError(f"{device.name}: settings are not AverSettings")
-    return device.settings
+    return model_part(device, "settings", AverSettings)
 
 
 class AverProvider:
@@ -127,11 +125,8 @@ class AverProvider:
 
     def read(self, request: ReadRequest) -> ReadResponse:
         """Identity, live position and whatever this model can report."""
-        try:
+        with device_step(request.device, "read"):
             return self._read(request)
-        except DeviceError as exc:
-            exc.with_context(device=request.device.name, step="read")
-            raise
 
     def _read(self, request: ReadRequest) -> ReadResponse:
         device, deadline = request.device, request.deadline
@@ -210,14 +205,11 @@ class AverProvider:
 
     def apply(self, request: ApplyRequest) -> ApplyResponse:
         """Push one setting, wait as the camera requires, and report what it now holds."""
-        try:
+        with device_step(request.device, request.setting):
             link = self._link(request.device)
             if isinstance(link, PelcoSerial):
                 return pelco_ops.apply(link, request)
             return self._apply(link, request)
-        except DeviceError as exc:
-            exc.with_context(device=request.device.name, step=request.setting)
-            raise
 
     def _apply(self, camera: Camera, request: ApplyRequest) -> ApplyResponse:
         device, setting, deadline = request.device, request.setting, request.deadline
@@ -296,7 +288,7 @@ class AverProvider:
         if isinstance(link, PelcoSerial):
             return StatusResponse(address=conn.endpoint, metrics={},
                                   warnings=("Pelco cameras do not reply: no status",))
-        try:
+        with device_step(request.device, "status"):
             deadline = request.deadline
             metrics: dict[str, Any] = {}
             version = link.version(deadline)
@@ -308,9 +300,6 @@ class AverProvider:
             where = link.position(deadline)
             if where is not None:
                 metrics.update(pan=where.pan, tilt=where.tilt, zoom=where.zoom)
-        except DeviceError as exc:
-            exc.with_context(device=request.device.name, step="status")
-            raise
         return StatusResponse(address=conn.endpoint, metrics=metrics,
                               healthy=metrics.get("power", "on") == "on")
 
