@@ -30,6 +30,10 @@ class SimulationOptions:
 
     restart_delay: float = 0.5
     network_delay: float = 0.2
+    latency: float = 0.0
+    """Seconds added before every reply (a slow management network), per request."""
+    jitter: float = 0.0
+    """Up to this many seconds more, uniformly random, per request."""
 
 
 @dataclass(frozen=True)
