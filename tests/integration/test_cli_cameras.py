@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import next_subnet
+
 from fleetform.manifest import load_manifest
 from fleetform.providers.visca.simhost import start_cameras
 from fleetform.simulation import SimulationOptions
