@@ -2,9 +2,13 @@
 
 Why: an existing fleet should not be typed in by hand. Devices are found by
 ``--provider`` + ``--address`` (plus ``--connection key=value`` for ports
-and credentials) or from the connection blocks of an existing manifest; the
-output is a manifest whose plan shows no changes, secrets written as
-``${env:NAME}`` references (the header lists the variables to export).
+and credentials, and ``--set key=value`` for settings a device cannot report,
+such as an AVer camera's model) or from the connection blocks of an existing
+manifest (plus the settings its model requires); the output is a manifest
+whose plan shows no changes, secrets written as ``${env:NAME}`` references
+(the header lists the variables to export). Write-only settings come from
+the state a plan would use (``--state``, the environment, the manifest's
+``state`` block, else ``.fleetform/state.json``), read without locking it.
 """
 
 from __future__ import annotations
@@ -16,12 +20,16 @@ from typing import Annotated, Any
 import typer
 from ruamel.yaml import YAML
 
-from fleetform.cli.context import load_workspace
-from fleetform.cli.options import VarFileOpt, VarOpt
+from fleetform.cli.context import backend_for, load_workspace
+from fleetform.cli.options import StateOpt, VarFileOpt, VarOpt
+from fleetform.device import DeviceSpec
 from fleetform.errors import FleetformError
 from fleetform.importer import ImportSource, connection_for_address, import_devices
+from fleetform.plan import to_plain
 from fleetform.provider import Provider
 from fleetform.providers import builtin_providers
+from fleetform.state import State
+from fleetform.state.config import close_backend
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
@@ -41,18 +49,20 @@ def _assignment(option: str, text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
-def _set_dotted(target: dict[str, Any], key: str, value: Any) -> None:
+def _set_dotted(target: dict[str, Any], key: str, value: Any, option: str = "--connection"
+                ) -> None:
     parts = key.split(".")
     for part in parts[:-1]:
         node = target.setdefault(part, {})
         if not isinstance(node, dict):
-            raise FleetformError(f"--connection {key}: {part} is not a mapping")
+            raise FleetformError(f"{option} {key}: {part} is not a mapping")
         target = node
     target[parts[-1]] = value
 
 
 def _address_sources(provider_name: str | None, addresses: list[str], connection: list[str],
-                     names: list[str], labels: list[str]) -> list[ImportSource]:
+                     names: list[str], labels: list[str], given: list[str]
+                     ) -> list[ImportSource]:
     classes = builtin_providers()
     if provider_name is None or provider_name not in classes:
         known = ", ".join(sorted(classes))
@@ -65,6 +75,10 @@ def _address_sources(provider_name: str | None, addresses: list[str], connection
         key, value = _assignment("--connection", text)
         _set_dotted(extra, key, value)
     label_map = dict(_assignment("--label", t) for t in labels)
+    settings: dict[str, Any] = {}
+    for text in given:
+        key, value = _assignment("--set", text)
+        _set_dotted(settings, key, value, "--set")
     sources = []
     for index, address in enumerate(addresses):
         data = connection_for_address(provider, address)
@@ -77,37 +91,58 @@ def _address_sources(provider_name: str | None, addresses: list[str], connection
             provider=provider_name, connection=data,
             name=names[index] if names else None,
             labels={str(k): str(v) for k, v in label_map.items()},
-            origin=f"--address {address}"))
+            origin=f"--address {address}", settings=settings))
     provider.close()
     return sources
 
 
-def _manifest_sources(manifest: Path, var: list[str], var_file: list[Path]
-                      ) -> list[ImportSource]:
-    workspace = load_workspace(manifest, variables=var, var_files=var_file)
+def _required_settings(device: DeviceSpec) -> dict[str, Any]:
+    """The settings the device's model requires (what the device cannot report)."""
+    fields = type(device.settings).model_fields
+    return {name: to_plain(getattr(device.settings, name))
+            for name, info in fields.items() if info.is_required()}
+
+
+def _manifest_sources(manifest: Path, var: list[str], var_file: list[Path], state: Path | None
+                      ) -> tuple[list[ImportSource], State]:
+    workspace = load_workspace(manifest, variables=var, var_files=var_file, state=state)
     try:
         raw = YAML(typ="safe").load(workspace.manifest.rendered) or {}
+        recorded = workspace.backend.read()
     finally:
         workspace.close()
     blocks = {d.get("name"): d.get("connection") or {} for d in raw.get("devices") or []
               if isinstance(d, dict)}
-    return [ImportSource(provider=d.provider, connection=dict(blocks.get(d.name) or {}),
-                         name=d.name, labels=dict(d.labels), origin=f"from {manifest}")
-            for d in workspace.manifest.devices]
+    sources = [ImportSource(provider=d.provider, connection=dict(blocks.get(d.name) or {}),
+                            name=d.name, labels=dict(d.labels), origin=f"from {manifest}",
+                            settings=_required_settings(d))
+               for d in workspace.manifest.devices]
+    return sources, recorded
+
+
+def _read_state(state: Path | None) -> State:
+    """The state a plan of the imported manifest would use (read, not locked)."""
+    backend = backend_for(None, state)
+    try:
+        return backend.read()
+    finally:
+        close_backend(backend)
 
 
 def import_command(
     manifest: Annotated[
         Path | None,
         typer.Argument(help="Import the devices listed in this manifest (their connection "
-                       "blocks); its settings are ignored.", dir_okay=False, exists=True),
+                       "blocks); its settings are ignored except those its model requires "
+                       "(an aver camera's model).", dir_okay=False, exists=True),
     ] = None,
     provider: Annotated[
         str | None, typer.Option("--provider", help="Device family of the --address devices.")
     ] = None,
     address: Annotated[
         list[str], typer.Option("--address", help="Address of a live device (repeatable); "
-                                "for antminer host or host:port.")
+                                "antminer, turretcam: host or host:port; aver: "
+                                "udp://HOST[:PORT] or a serial device path.")
     ] = [],  # noqa: B006
     connection: Annotated[
         list[str], typer.Option("--connection", help="Connection field for every --address "
@@ -120,6 +155,12 @@ def import_command(
     label: Annotated[
         list[str], typer.Option("--label", help="Label key=value for every --address device.")
     ] = [],  # noqa: B006
+    given: Annotated[
+        list[str], typer.Option("--set", help="Setting key=value for every --address device, "
+                                "for what a device cannot report, e.g. model=CAM570 for aver "
+                                "cameras; written as given (repeatable).")
+    ] = [],  # noqa: B006
+    state: StateOpt = None,
     var: VarOpt = [],  # noqa: B006
     var_file: VarFileOpt = [],  # noqa: B006
     output: Annotated[
@@ -134,6 +175,7 @@ def import_command(
 
     A plan right after shows no changes. Secrets are written as ${env:NAME}
     references (never values); the header lists the variables to export.
+    Write-only settings come from state (what fleetform last applied).
     Nothing is written to any device.
     """
     if (manifest is None) == (not address):
@@ -141,16 +183,20 @@ def import_command(
                              "--address (one or the other)")
     if output is not None and output.exists() and not force:
         raise FleetformError(f"{output} exists; pass --force to overwrite it")
+    if manifest is not None and given:
+        raise FleetformError("--set is for --address imports; a manifest's devices take their "
+                             "settings from the manifest")
     if manifest is not None:
-        sources = _manifest_sources(manifest, var, var_file)
+        sources, recorded = _manifest_sources(manifest, var, var_file, state)
         header = f"Devices from {manifest}."
     else:
-        sources = _address_sources(provider, address, connection, name, label)
+        sources = _address_sources(provider, address, connection, name, label, given)
+        recorded = _read_state(state)
         header = f"Devices at {', '.join(address)}."
     providers: dict[str, Provider] = {n: cls() for n, cls in builtin_providers().items()}
     try:
         result = import_devices(sources, providers, parallelism=parallelism, timeout=timeout,
-                                header=header)
+                                header=header, state=recorded)
     finally:
         for instance in providers.values():
             instance.close()

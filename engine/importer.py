@@ -1,7 +1,7 @@
 """``fleetform import``: read live devices and write a manifest that matches them.
 
 Why: an existing fleet is onboarded in one step; a plan right after the
-import shows no changes. Generic over providers, with an optional hook:
+import shows no changes. Generic over providers, with optional hooks:
 
 A provider MAY implement, as methods of its class or as module-level
 functions in ``providers/<family>/importer.py`` next to its provider module
@@ -10,10 +10,29 @@ functions in ``providers/<family>/importer.py`` next to its provider module
 - ``import_connection(address: str) -> dict``: the manifest ``connection``
   data for a device found at ``address`` (default: ``{"host": address}`` if
   the connection model has a ``host`` field);
+- ``import_read(provider: Provider, request: ReadRequest) -> ReadResponse``:
+  the read an import uses instead of ``provider.read(request)``. For a
+  provider whose read is selective (it reads only what the manifest manages,
+  and an import starts from an empty manifest) or that needs more in the
+  request: it gets the *read-only wrapped* provider and reads through its
+  public ``read``, typically with ``request.device`` widened to manage every
+  setting it wants reported. It must not write to the device;
 - ``import_device(device: DeviceSpec, read: ReadResponse) -> ImportedDevice``:
   the manifest ``settings`` (plain data, secrets in clear: the engine turns
   them into ``${env:...}`` references), a suggested name and comment lines
-  (default: every readable setting of ``read.live`` the settings model knows).
+  (default: every setting of ``read.live`` the settings model knows).
+
+Settings the user gives (:attr:`ImportSource.settings`: ``--set key=value``,
+or, importing a manifest, the settings its model requires, such as an AVer
+camera's ``model``) are part of the device the import reads with, and are
+written as given. A provider whose settings model requires a field the
+device cannot report is imported only with that field given; the error says
+how to give it.
+
+Write-only settings (``SettingSpec.readable=False``): before ``import_device``
+the engine fills ``read.live`` with what state tracked at the last apply,
+overlaid with what the device reports (see :mod:`fleetform.importstate`); the
+device then takes the state record's name so a plan finds the record.
 
 Secrets never reach the output: each secret leaf becomes ``${env:NAME}``,
 one variable per distinct (setting pattern, value), and the header lists the
@@ -23,26 +42,27 @@ variables to export. The output is deterministic (no timestamps).
 from __future__ import annotations
 
 import importlib
-import io
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, get_args, get_origin, runtime_checkable
 
 from pydantic import BaseModel, ValidationError
-from ruamel.yaml import YAML
 
 from fleetform.device import Deadline, DeviceSpec
-from fleetform.diff import SecretMatcher, pattern_of
+from fleetform.diff import SecretMatcher
 from fleetform.drift import read_only
 from fleetform.errors import DeviceError, FleetformError
+from fleetform.importrender import SecretReferences, device_block, document, with_references
+from fleetform.importstate import overlay, record_at, record_named, with_write_only
 from fleetform.manifest.schema import secret_paths
 from fleetform.manifest.secretref import resolve_secrets
 from fleetform.parallel import map_parallel
-from fleetform.plan import DeviceFailure, to_plain
+from fleetform.plan import DeviceFailure
 from fleetform.planner import unwrap
-from fleetform.provider import Opaque, Provider, ReadRequest, ReadResponse
+from fleetform.provider import DeviceRecord, Opaque, Provider, ReadRequest, ReadResponse
+from fleetform.state import State
 
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -68,6 +88,10 @@ class ImportHook(Protocol):
         """Manifest connection data for a device at ``address``."""
         ...
 
+    def import_read(self, provider: Provider, request: ReadRequest) -> ReadResponse:
+        """The read an import uses instead of ``provider.read(request)`` (read-only)."""
+        ...
+
     def import_device(self, device: DeviceSpec, read: ReadResponse) -> ImportedDevice:
         """Manifest settings, a suggested name and comments for one live read."""
         ...
@@ -75,13 +99,18 @@ class ImportHook(Protocol):
 
 @dataclass(frozen=True)
 class ImportSource:
-    """One device to import: provider, raw connection (``${env:}`` kept), name, labels."""
+    """One device to import: provider, raw connection (``${env:}`` kept), name, labels.
+
+    ``settings``: what the user states rather than the device reports (see the
+    module docstring); written into the manifest as given.
+    """
 
     provider: str
     connection: dict[str, Any]
     name: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
     origin: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -128,12 +157,16 @@ def connection_for_address(provider: Provider, address: str) -> dict[str, Any]:
 
 
 def default_import(provider: Provider, read: ReadResponse) -> ImportedDevice:
-    """Every readable, known setting of the live read, minus values that cannot be known."""
+    """Every known setting of the live read, minus values that cannot be known.
+
+    Write-only settings are in ``read.live`` only where the engine filled them
+    in from state or from what the device reported (see the module docstring).
+    """
     fields = provider.settings_model.model_fields
     settings = {
         name: unwrap(value) for name, value in read.live.items()
         if name in fields and provider.settings_specs.get(name) is not None
-        and provider.settings_specs[name].readable and not _has_opaque(value)
+        and value is not None and not _has_opaque(value)
     }
     return ImportedDevice(settings=settings)
 
@@ -169,46 +202,6 @@ def _validated(model: type[BaseModel], settings: dict[str, Any]) -> tuple[dict[s
     return kept, notes
 
 
-@dataclass
-class _Secrets:
-    """Assigns ``${env:NAME}`` references: one variable per (pattern, value)."""
-
-    prefix: str
-    names: dict[tuple[str, str], str] = field(default_factory=dict)
-    users: dict[str, list[str]] = field(default_factory=dict)
-
-    def reference(self, path: str, value: str, device: str) -> str:
-        key = (pattern_of(path), value)
-        if key not in self.names:
-            base = f"{self.prefix}_{pattern_of(path)}".upper()
-            base = re.sub(r"[^A-Z0-9]+", "_", base).strip("_")
-            name, count = base, 1
-            while name in self.names.values():
-                count += 1
-                name = f"{base}_{count}"
-            self.names[key] = name
-        name = self.names[key]
-        self.users.setdefault(name, [])
-        if device not in self.users[name]:
-            self.users[name].append(device)
-        return f"${{env:{name}}}"
-
-
-def _with_references(value: Any, path: str, is_secret: SecretMatcher, secrets: _Secrets,
-                     device: str) -> Any:
-    if path and is_secret(path) and not isinstance(value, (Mapping, list)):
-        if isinstance(value, str) and "${env:" in value:
-            return value  # already a reference (a connection block from a manifest)
-        return secrets.reference(path, "" if value is None else str(value), device)
-    if isinstance(value, Mapping):
-        return {k: _with_references(v, f"{path}.{k}" if path else str(k), is_secret, secrets,
-                                    device) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_with_references(v, f"{path}[{i}]", is_secret, secrets, device)
-                for i, v in enumerate(value)]
-    return to_plain(value)
-
-
 def _spec_for(source: ImportSource, provider: Provider, name: str) -> DeviceSpec:
     resolved = resolve_secrets(source.connection, os.environ)
     if resolved.issues:
@@ -220,35 +213,83 @@ def _spec_for(source: ImportSource, provider: Provider, name: str) -> DeviceSpec
         where = ".".join(str(p) for p in first["loc"])
         raise ImportError_(f"{name}: connection.{where}: {first['msg']}") from None
     try:
-        settings = provider.settings_model.model_validate({})
+        settings = provider.settings_model.model_validate(source.settings)
     except ValidationError as exc:
-        required = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
-        raise ImportError_(
-            f"{name}: the {provider.name} provider cannot be imported: its settings model "
-            f"requires {required} before a device can be read, so there is no empty "
-            "manifest entry to read it with") from None
+        raise ImportError_(f"{name}: {_settings_problem(provider, exc)}") from None
     return DeviceSpec(name=name, provider=source.provider, connection=connection,
                       settings=settings, labels=dict(source.labels))
 
 
-def _read(source: ImportSource, provider: Provider, name: str, timeout: float
-          ) -> tuple[DeviceSpec, ReadResponse]:
+def _settings_problem(provider: Provider, exc: ValidationError) -> str:
+    """Say which required setting is missing and how to give it, or what is wrong."""
+    missing = [".".join(str(p) for p in e["loc"]) for e in exc.errors() if e["type"] == "missing"]
+    if not missing:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return f"settings.{where}: {first['msg']}"
+    how = []
+    for key in missing:
+        choices = _choices(provider.settings_model, key)
+        how.append(f"--set {key}=VALUE" + (f" (one of: {', '.join(choices)})" if choices else ""))
+    return (f"the {provider.name} provider needs {', '.join(missing)} before a device can be "
+            "read, and the device cannot report it: give it with " + " and ".join(how)
+            + " (importing a manifest: put it under the device's settings)")
+
+
+def _choices(model: type[BaseModel], key: str) -> list[str]:
+    """The allowed values of a top-level ``Literal`` field (empty for anything else)."""
+    info = model.model_fields.get(key)
+    if info is None or get_origin(info.annotation) is not Literal:
+        return []
+    return [str(v) for v in get_args(info.annotation)]
+
+
+@dataclass(frozen=True)
+class _Found:
+    """One device read for import: the device, its read (write-only filled) and notes."""
+
+    device: DeviceSpec
+    read: ReadResponse
+    record: DeviceRecord | None
+    notes: tuple[str, ...]
+
+
+def _read(source: ImportSource, provider: Provider, guarded: Provider, name: str,
+          timeout: float, state: State | None) -> _Found:
+    """Read one source (through its ``import_read`` hook if any) and fill in state."""
     device = _spec_for(source, provider, name)
-    read = provider.read(ReadRequest(device=device, record=None, deadline=Deadline(timeout)))
-    return device, read
+    record = record_named(state, source.name, source.provider)
+    request = ReadRequest(device=device, record=record, deadline=Deadline(timeout))
+    hook = find_hook(provider, "import_read")
+    read: ReadResponse = hook(guarded, request) if hook is not None else guarded.read(request)
+    record = record or record_at(state, source.provider, read.address)
+    view = with_write_only(provider, device, read, record)
+    return _Found(device, view.read, view.record, view.notes)
+
+
+def _with_given(imported: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """Given settings first (a required one must validate first), then the imported rest."""
+    settings = {key: overlay(imported.get(key), value) for key, value in given.items()}
+    settings.update({k: v for k, v in imported.items() if k not in given})
+    return settings
 
 
 def import_devices(sources: Sequence[ImportSource], providers: Mapping[str, Provider], *,
-                   parallelism: int = 10, timeout: float = 60.0,
-                   header: str = "") -> ImportResult:
-    """Read every source (read-only) and render the manifest text."""
+                   parallelism: int = 10, timeout: float = 60.0, header: str = "",
+                   state: State | None = None) -> ImportResult:
+    """Read every source (read-only) and render the manifest text.
+
+    ``state``: where write-only settings fleetform last applied are found
+    (see :mod:`fleetform.importstate`); ``None`` imports only what devices report.
+    """
     guarded = read_only(providers)
     placeholder = [s.name or f"{s.provider}-{i + 1}" for i, s in enumerate(sources)]
 
     def work(index: int) -> tuple[str, Any]:
         source, name = sources[index], placeholder[index]
         try:
-            return "ok", _read(source, guarded[source.provider], name, timeout)
+            return "ok", _read(source, providers[source.provider], guarded[source.provider],
+                               name, timeout, state)
         except DeviceError as exc:
             exc.with_context(device=name, step="read")
             return "failed", DeviceFailure.from_exception(exc, step="read")
@@ -259,46 +300,52 @@ def import_devices(sources: Sequence[ImportSource], providers: Mapping[str, Prov
     failures = {placeholder[i]: r[1] for i, r in enumerate(results) if r[0] == "failed"}
     if failures:
         return ImportResult("", {}, failures, ())
-    secrets_by_provider: dict[str, _Secrets] = {}
+    secrets_by_provider: dict[str, SecretReferences] = {}
     blocks: list[str] = []
     used: set[str] = set()
     names: list[str] = []
-    for index, (source, (_, (device, read))) in enumerate(zip(sources, results, strict=True)):
+    for index, (source, (_, found)) in enumerate(zip(sources, results, strict=True)):
+        assert isinstance(found, _Found)
+        device, read = found.device, found.read
         provider = providers[source.provider]
         hook = find_hook(provider, "import_device")
         imported = hook(device, read) if hook is not None else default_import(provider, read)
-        name = _unique(source.name or _clean(imported.name) or placeholder[index], used)
+        recorded = found.record.name if found.record is not None else None
+        name = _unique(source.name or recorded or _clean(imported.name) or placeholder[index],
+                       used)
         names.append(name)
-        settings, notes = _validated(provider.settings_model, imported.settings)
-        if not settings:
+        settings, notes = _validated(provider.settings_model,
+                                     _with_given(imported.settings, source.settings))
+        if not settings.keys() - source.settings.keys():
             notes.append(f"no setting imported: the {source.provider} provider reported none "
-                         "for a device with no desired settings (it has no import hook); "
-                         "add the settings to manage")
+                         "for this device; add the settings to manage")
         matcher = SecretMatcher(provider.settings_specs,
                                 secret_paths(provider.settings_model))
-        secrets = secrets_by_provider.setdefault(source.provider, _Secrets(source.provider))
+        secrets = secrets_by_provider.setdefault(source.provider,
+                                                 SecretReferences(source.provider))
         ordered = _ordered(settings, provider)
         entry: dict[str, Any] = {"name": name, "provider": source.provider}
         if source.labels:
             entry["labels"] = dict(sorted(source.labels.items()))
-        entry["connection"] = _with_references(
+        entry["connection"] = with_references(
             source.connection, "", SecretMatcher({}, secret_paths(provider.connection_model)),
             secrets, name)
-        entry["settings"] = _with_references(ordered, "", matcher, secrets, name)
+        entry["settings"] = with_references(ordered, "", matcher, secrets, name)
         identity = ", ".join(f"{k} {v}" for k, v in sorted(read.identity.items()))
         comments = [f"{name}: {source.provider} at {read.address}"
                     + (f" ({identity})" if identity else "")
                     + (f", {source.origin}" if source.origin else ""),
-                    *imported.comments, *notes]
-        blocks.append(_device_block(entry, comments))
+                    *found.notes, *imported.comments, *notes]
+        blocks.append(device_block(entry, comments))
     variables = {n: tuple(users) for s in secrets_by_provider.values()
                  for n, users in sorted(s.users.items())}
-    return ImportResult(_document(blocks, variables, header), variables, {}, tuple(names))
+    return ImportResult(document(blocks, variables, header), variables, {}, tuple(names))
 
 
 def _ordered(settings: Mapping[str, Any], provider: Provider) -> dict[str, Any]:
     specs = provider.settings_specs
-    keys = sorted(settings, key=lambda k: (specs[k].order if k in specs else 1000, k))
+    # Settings without a spec (an AVer camera's model) say what the device is: first.
+    keys = sorted(settings, key=lambda k: (specs[k].order if k in specs else -1, k))
     return {k: settings[k] for k in keys}
 
 
@@ -316,36 +363,3 @@ def _unique(name: str, used: set[str]) -> str:
         candidate = f"{name}-{count}"
     used.add(candidate)
     return candidate
-
-
-def _yaml() -> YAML:
-    yaml = YAML(typ="rt")
-    yaml.default_flow_style = False
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    yaml.width = 4096
-    return yaml
-
-
-def _device_block(entry: dict[str, Any], comments: Sequence[str]) -> str:
-    stream = io.StringIO()
-    _yaml().dump(entry, stream)
-    lines = stream.getvalue().splitlines()
-    body = "".join(("  - " if index == 0 else "    ") + line + "\n"
-                   for index, line in enumerate(lines))
-    notes = "".join(f"  # {c}\n" for c in comments)
-    return notes + body
-
-
-def _document(blocks: Sequence[str], variables: Mapping[str, tuple[str, ...]],
-              header: str) -> str:
-    lines = ["# fleetform manifest written by 'fleetform import'."]
-    if header:
-        lines.append(f"# {header}")
-    lines.append("# Settings left out are not managed; add them to manage them.")
-    if variables:
-        lines.append("# Secrets are not written here. Export these before planning:")
-        for name, users in variables.items():
-            shown = ", ".join(users[:5]) + (f" and {len(users) - 5} more" if len(users) > 5
-                                             else "")
-            lines.append(f"#   {name}  (used by {shown})")
-    return "\n".join(lines) + "\ndevices:\n" + "\n".join(blocks)
