@@ -60,7 +60,21 @@ from fleetform.provider import (
 )
 from fleetform.providers.antminer import codec
 from fleetform.providers.antminer.models import AntminerConnection, AntminerSettings
-from fleetform.providers.antminer.transport import MinerHttp, MinerRpc, find_miner, poll
+from fleetform.providers.antminer.recovery import (
+    READS,
+    expect_ok,
+    fetch,
+    read_retryable,
+    write_pools,
+)
+from fleetform.providers.antminer.transport import (
+    WRITE_TIMEOUT,
+    MinerHttp,
+    MinerRpc,
+    find_miner,
+    poll,
+)
+from fleetform.retry import retry_call
 
 
 def _connection(device: DeviceSpec) -> AntminerConnection:
@@ -145,13 +159,26 @@ class AntminerProvider:
         self._store(device, http)
         return http
 
+    def _probe(self, device: DeviceSpec, address: str, deadline: Deadline) -> MinerHttp:
+        """Log in at ``address`` and parse the probe's reply, repeating on transient faults.
+
+        Why parse inside the retry: an empty or garbled ``get_system_info.cgi``
+        body is a fault of the moment, like a dropped connection.
+        """
+        def attempt() -> MinerHttp:
+            http = self._login(device, address, deadline)
+            codec.parse_system_info(http.system_info)
+            return http
+
+        return retry_call(attempt, deadline=deadline, policy=READS, retryable=read_retryable)
+
     def _find(self, device: DeviceSpec, record: DeviceRecord | None,
               deadline: Deadline) -> MinerHttp:
         """Log in at the first address that answers (manifest host, then recorded)."""
         first: TransportError | None = None
         for address in _addresses(device, record):
             try:
-                return self._login(device, address, deadline)
+                return self._probe(device, address, deadline)
             except TransportError as exc:
                 if first is None:
                     first = exc
@@ -167,7 +194,7 @@ class AntminerProvider:
             http = self._links.get(device.name)
         if http is not None and http.host == address and http.password is not None:
             return http
-        return self._login(device, address, deadline)
+        return self._probe(device, address, deadline)
 
     # --- verbs ----------------------------------------------------------------------
 
@@ -185,10 +212,10 @@ class AntminerProvider:
         conn, settings = _connection(device), _settings(device)
         http = self._find(device, request.record, deadline)
         info = codec.parse_system_info(http.system_info)
-        conf = codec.parse_miner_conf(http.get(codec.MINER_CONF, deadline))
+        conf = fetch(http, codec.MINER_CONF, codec.parse_miner_conf, deadline)
         live: dict[str, Any] = {
             "pools": codec.conf_pools(conf),
-            "network": codec.parse_network_info(http.get(codec.NETWORK_INFO, deadline)),
+            "network": fetch(http, codec.NETWORK_INFO, codec.parse_network_info, deadline),
         }
         if settings.admin_password is not None:
             in_sync = http.label == "desired"
@@ -241,15 +268,17 @@ class AntminerProvider:
         conn = _connection(device)
         desired = [p.model_dump() for p in _settings(device).pools or []]
         http = self._link(device, request.read.address, deadline)
-        conf = codec.parse_miner_conf(http.get(codec.MINER_CONF, deadline))
+        conf = fetch(http, codec.MINER_CONF, codec.parse_miner_conf, deadline)
         request.progress("writing pools with set_miner_conf.cgi (bmminer restarts)")
-        reply = http.post(codec.SET_MINER_CONF, codec.build_miner_conf_form(desired, conf),
-                          deadline).strip()
-        _expect_ok(reply, "set_miner_conf.cgi", [p["password"] for p in desired])
+        # The CGI answers once bmminer restarted: wait that long, at most WRITE_TIMEOUT;
+        # a reply lost or late is settled by re-reading the configuration, not by re-posting.
+        write_pools(http, desired, codec.build_miner_conf_form(desired, conf), deadline,
+                    timeout=min(WRITE_TIMEOUT, conn.restart_timeout), progress=request.progress)
         wait = Deadline(min(deadline.remaining(), conn.restart_timeout))
         request.progress(f"waiting up to {wait.seconds:.0f}s for bmminer to serve the new pools")
         MinerRpc(http.host, conn.rpc_port, conn.timeout).wait_for_pools(desired, wait)
-        readback = codec.conf_pools(codec.parse_miner_conf(http.get(codec.MINER_CONF, deadline)))
+        readback = codec.conf_pools(fetch(http, codec.MINER_CONF, codec.parse_miner_conf,
+                                          deadline))
         difference = codec.pools_difference(desired, readback)
         if difference:
             raise VerificationError(f"get_miner_conf.cgi after the write: {difference}")
@@ -265,13 +294,20 @@ class AntminerProvider:
         current = http.password or ""
         if current != new:
             request.progress("changing the web password with passwd.cgi")
-            page = http.get(codec.PASSWD, deadline, query=codec.build_passwd_query(current, new),
-                            secret=True)
-            codec.judge_passwd_page(page)
+            lost: TransportError | None = None
+            try:
+                page = http.get(codec.PASSWD, deadline,
+                                query=codec.build_passwd_query(current, new), secret=True)
+                codec.judge_passwd_page(page)
+            except TransportError as exc:  # never re-sent: settle it by logging in with it
+                lost = exc
+                request.progress("passwd.cgi gave no answer; trying the new password")
             fresh = MinerHttp(http.host, conn.port, conn.credentials.username, conn.timeout)
             confirm = Deadline(min(deadline.remaining(), 10.0))
             if poll(lambda: fresh.login([("desired", new)], confirm), confirm) is None:
                 fresh.close()
+                if lost is not None:
+                    raise lost
                 raise VerificationError(
                     "passwd.cgi reported success but the new admin_password does not log in"
                 )
@@ -286,13 +322,13 @@ class AntminerProvider:
         desired = settings.network.model_dump(mode="python", exclude_none=True)
         http = self._link(device, request.read.address, deadline)
         mac = request.read.identity.get("mac") or codec.parse_system_info(http.system_info).mac
-        current = codec.parse_network_info(http.get(codec.NETWORK_INFO, deadline))
+        current = fetch(http, codec.NETWORK_INFO, codec.parse_network_info, deadline)
         body = codec.build_network_form(desired, str(current.get("hostname", "")))
         request.progress("writing network settings with set_network_conf.cgi")
         # The miner may drop this very connection as its address changes: not a failure.
         with contextlib.suppress(DeviceTimeout, DeviceUnreachable):
-            _expect_ok(http.post(codec.SET_NETWORK_CONF, body, deadline, timeout=30.0).strip(),
-                       "set_network_conf.cgi")
+            expect_ok(http.post(codec.SET_NETWORK_CONF, body, deadline, timeout=30.0).strip(),
+                      "set_network_conf.cgi")
         targets = ([str(desired["ip"])] if desired["mode"] == "static"
                    else list(dict.fromkeys([conn.host, http.host])))
         wait = Deadline(min(deadline.remaining(), conn.restart_timeout))
@@ -301,7 +337,7 @@ class AntminerProvider:
                            mac, min(conn.timeout, 5.0), wait)
         found.timeout, found.label = conn.timeout, http.label
         self._store(device, found)
-        observed = codec.parse_network_info(found.get(codec.NETWORK_INFO, deadline))
+        observed = fetch(found, codec.NETWORK_INFO, codec.parse_network_info, deadline)
         return ApplyResponse(observed=observed, address=found.host)
 
     def status(self, request: StatusRequest) -> StatusResponse:
@@ -361,16 +397,6 @@ class AntminerProvider:
             links, self._links = list(self._links.values()), {}
         for http in links:
             http.close()
-
-
-def _expect_ok(reply: str, cgi: str, secrets: list[str] | None = None) -> None:
-    """Judge a write CGI's body: ``ok`` succeeded, empty means another write holds the lock."""
-    if reply == "ok":
-        return
-    if not reply:
-        raise DeviceRejected("miner busy: another configuration write is in progress")
-    shown = codec.excerpt(reply, secrets or [])
-    raise DeviceRejected(f"{cgi} answered {shown!r} instead of 'ok'")
 
 
 def _status_summary(metrics: dict[str, Any]) -> str:

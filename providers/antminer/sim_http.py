@@ -291,9 +291,17 @@ async def _get_miner_conf(rt: MinerRuntime, req: Request) -> Response:
     return Response(body=rt.miner_conf_text)
 
 
+class Dropped(Exception):
+    """Close the connection without an answer (fault injection: reboot, lost reply)."""
+
+
 async def _set_miner_conf(rt: MinerRuntime, req: Request) -> Response:
     if rt.faults.reject_writes:
         return Response(body=REJECT_BODY)
+    if rt.faults.reboot_on_write > 0:  # power cut before the CGI saved anything
+        rt.faults.reboot_on_write -= 1
+        rt.spawn(rt.reboot())
+        raise Dropped
     if rt.conf_locked:  # later builds: lock file held -> wait for it, answer nothing
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(rt.lock_released.wait(), 30)
@@ -310,6 +318,8 @@ async def _set_miner_conf(rt: MinerRuntime, req: Request) -> Response:
     finally:
         rt.conf_locked = False
         rt.lock_released.set()
+    if rt.faults.late_reply > 0:  # the change took effect; the answer comes too late
+        await asyncio.sleep(rt.faults.late_reply)
     return Response(body="ok\n")
 
 
@@ -429,14 +439,46 @@ def _error(status: int) -> Response:
     return Response(status, _ERROR_PAGE.format(f"{status} - {_STATUS[status]}"), "text/html")
 
 
+def _challenge(rt: MinerRuntime) -> Response:
+    resp = _error(401)
+    resp.headers["WWW-Authenticate"] = (
+        f'Digest realm="{REALM}", nonce="{make_nonce(rt.secret)}", qop="auth"')
+    return resp
+
+
+def _take_fault(rt: MinerRuntime, req: Request | None) -> str | None:
+    """Which injected fault (``drop``, ``empty``, ``auth``) hits this request, if any."""
+    faults = rt.faults
+    targeted = req is not None and faults.target in req.path
+    for kind in ("drop", "empty", "auth_fail"):
+        left = getattr(faults, f"{kind}_next")
+        if left > 0 and targeted:
+            setattr(faults, f"{kind}_next", left - 1)
+            return kind
+    if faults.drop_rate > 0 and rt.rng.random() < faults.drop_rate:
+        return "drop"
+    return None
+
+
+async def _answer(rt: MinerRuntime, req: Request | None) -> Response:
+    """The response to one request, after the counted faults had their say."""
+    if req is not None:
+        rt.http_log.append(f"{req.method} {req.path}")
+    fault = _take_fault(rt, req)
+    if fault == "drop":
+        raise Dropped
+    if fault == "empty":
+        return Response(body="")
+    if fault == "auth_fail":
+        return _challenge(rt)
+    return await _respond(rt, req)
+
+
 async def _respond(rt: MinerRuntime, req: Request | None) -> Response:
     if req is None:
         return _error(400)
     if not check_digest(req.headers.get("authorization", ""), req, rt.user, rt.ha1, rt.secret):
-        resp = _error(401)
-        resp.headers["WWW-Authenticate"] = (
-            f'Digest realm="{REALM}", nonce="{make_nonce(rt.secret)}", qop="auth"')
-        return resp
+        return _challenge(rt)
     if ":chunked" in req.headers:
         return _error(411)
     handler = ROUTES.get(req.path)
@@ -455,9 +497,11 @@ async def serve_http(rt: MinerRuntime, reader: asyncio.StreamReader,
             req = await asyncio.wait_for(_read(reader, writer), 10)
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
             req = None
-        resp = await _respond(rt, req)
-        if rt.faults.http_latency > 0:
-            await asyncio.sleep(rt.faults.http_latency)
+        resp = await _answer(rt, req)
+        delay = rt.faults.http_latency + (
+            rt.rng.uniform(0, rt.faults.http_jitter) if rt.faults.http_jitter > 0 else 0.0)
+        if delay > 0:
+            await asyncio.sleep(delay)
         body = resp.body.encode("utf-8")
         head = [f"HTTP/1.1 {resp.status} {_STATUS[resp.status]}",
                 f"Content-Type: {resp.content_type}", f"Content-Length: {len(body)}",
@@ -465,7 +509,7 @@ async def serve_http(rt: MinerRuntime, reader: asyncio.StreamReader,
         head += [f"{k}: {v}" for k, v in resp.headers.items()]
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
         await writer.drain()
-    except (ConnectionError, TimeoutError):
+    except (ConnectionError, TimeoutError, Dropped):
         pass
     finally:
         writer.close()

@@ -21,6 +21,7 @@ import functools
 import hashlib
 import ipaddress
 import logging
+import random
 import secrets
 import threading
 import time
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 from fleetform.errors import FleetformError
+from fleetform.faults import FaultMap, coerce_knobs, unknown_devices
 from fleetform.providers.antminer import sim_http, sim_rpc
 
 _T = TypeVar("_T")
@@ -88,6 +90,14 @@ class Faults:
     reject_writes: bool = False  # set_*_conf.cgi answer an error body and change nothing
     ignore_writes: bool = False  # set_*_conf.cgi answer "ok" and change nothing
     http_latency: float = 0.0  # seconds added to every HTTP reply
+    http_jitter: float = 0.0  # up to this many seconds more per HTTP reply, at random
+    drop_next: int = 0  # the next N HTTP requests (see target) are closed unanswered, unprocessed
+    drop_rate: float = 0.0  # chance that any HTTP request is closed unanswered, unprocessed
+    empty_next: int = 0  # the next N HTTP requests (see target) get "200 OK" with no body
+    auth_fail_next: int = 0  # the next N HTTP requests (see target) get 401 whatever the login
+    target: str = ""  # drop_next/empty_next/auth_fail_next count only paths containing this
+    late_reply: float = 0.0  # set_miner_conf.cgi applies the change, then answers this late
+    reboot_on_write: int = 0  # the next N set_miner_conf.cgi reboot the miner, change lost
     restart_delay: float = 0.5  # bmminer restart: RPC closed this long
     network_delay: float = 0.2  # set_network_conf.cgi reply delay
     reboot_delay: float = 1.0  # reboot: HTTP and RPC closed this long
@@ -143,6 +153,8 @@ class MinerRuntime:
         self.lock_released = asyncio.Event()
         self.lock_released.set()
         self.restarts = 0
+        self.http_log: list[str] = []  # "METHOD /path" of every HTTP request received
+        self.rng = random.Random(config.name)  # drop_rate / jitter, reproducible per miner
         self._unhang = asyncio.Event()
         self._gen = 0
         self._servers: dict[str, asyncio.Server] = {}
@@ -384,14 +396,17 @@ class SimulatedMiner:
         self._do(self._rt.apply_network, text)
 
     def set_fault(self, **knobs: Any) -> None:
-        """Set fault knobs: offline, hang, reject_writes, ignore_writes, http_latency, *_delay."""
-        kinds = {f.name: bool if f.type in (bool, "bool") else float for f in fields(Faults)}
-        for key, val in knobs.items():
-            if key not in kinds:
-                raise SimulatorError(f"unknown fault knob {key!r}; known: {', '.join(kinds)}")
-            if isinstance(val, bool) != (kinds[key] is bool) or not isinstance(val, float | int):
-                raise SimulatorError(f"fault knob {key!r} needs a {kinds[key].__name__}: {val!r}")
-        self._do(self._rt.set_faults, knobs)
+        """Set fault knobs (the fields of :class:`Faults`); strings are converted to their type."""
+        try:
+            checked = coerce_knobs(Faults, knobs, device=self.name)
+        except FleetformError as exc:
+            raise SimulatorError(str(exc)) from None
+        self._do(self._rt.set_faults, checked)
+
+    def http_requests(self) -> list[str]:
+        """Every HTTP request received so far, as ``"METHOD /path"`` (retries are counted)."""
+        result: list[str] = self._do(lambda: list(self._rt.http_log))
+        return result
 
     def set_pcb_temp(self, celsius: float, chain: int | None = None) -> None:
         """Set the PCB temperature of every chain (or one); at 80 °C hashing stops."""
@@ -478,6 +493,15 @@ class MinerSimulator:
         """All miners, in the order they were added."""
         with self._lock:
             return list(self._miners.values())
+
+    def set_faults(self, faults: FaultMap) -> None:
+        """Set fault knobs per miner: ``{miner name: {knob: value}}`` (see :class:`Faults`)."""
+        try:
+            unknown_devices(faults, [m.name for m in self.miners()])
+        except FleetformError as exc:
+            raise SimulatorError(str(exc)) from None
+        for name, knobs in faults.items():
+            self.miner(name).set_fault(**knobs)
 
     def remove(self, name: str) -> None:
         """Stop one miner and free its ports."""

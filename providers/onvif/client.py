@@ -5,6 +5,15 @@ keeps elements it does not understand (zeep re-serialises from its own
 objects and drops unknown content), precise fault mapping, and request
 counting; a thin client over :mod:`soap` and :mod:`auth` does exactly that.
 
+Retries (:data:`REPEATABLE`): every Get, and every Set of absolute values,
+leaves the camera in the same state however often it runs, so it is sent
+again after a dropped connection, a timeout or an empty/garbled reply
+(:data:`RETRIES`: three tries, backoff 0.2 s → 0.4 s, bounded by the
+deadline). Operations that create, delete, reboot or move the camera
+(:data:`NOT_REPEATABLE`) are sent once: a lost reply fails the step, and the
+next apply re-reads what the camera holds. Faults and authentication
+failures are never retried.
+
 Authentication: the first authenticated request goes out with HTTP Digest
 (what current ONVIF Core asks for). If the camera does not offer Digest (a
 401 without a Digest challenge, or a ``ter:NotAuthorized`` fault to a request
@@ -48,10 +57,22 @@ from fleetform.providers.onvif.soap import (
     parse_envelope,
     q,
 )
+from fleetform.retry import GarbledReply, RetryPolicy, is_transient, retry_call
 
 Scheme = Literal["unknown", "digest", "token"]
 SERVICES: dict[str, str] = {"device": TDS, "media": TRT, "media2": TR2, "imaging": TIMG}
 DEVICE_PATH = "/onvif/device_service"
+#: Operations whose effect is not the same when run twice: never sent again.
+NOT_REPEATABLE: frozenset[str] = frozenset({
+    "CreateOSD", "CreateMask", "DeleteOSD", "DeleteMask", "SystemReboot",
+    "SetNetworkInterfaces",
+})
+RETRIES = RetryPolicy(attempts=3, base_delay=0.2, max_delay=2.0, jitter=0.1)
+
+
+def repeatable(operation: str) -> bool:
+    """True for Gets and absolute Sets (see :data:`NOT_REPEATABLE`)."""
+    return operation not in NOT_REPEATABLE
 
 
 class OnvifClient:
@@ -113,10 +134,15 @@ class OnvifClient:
         except SoapFault as fault:
             return fault
         except ValueError as exc:
+            if response.status_code == 401:
+                raise AuthError("the camera asks for a login (HTTP 401) for an operation "
+                                "ONVIF allows without one") from exc
             if response.status_code != 200:
-                raise ProtocolError(f"camera answered HTTP {response.status_code} "
-                                    "without a SOAP fault") from exc
-            raise ProtocolError(f"camera answered something that is not SOAP: {exc}") from exc
+                raise GarbledReply(f"camera answered HTTP {response.status_code} "
+                                   "without a SOAP fault") from exc
+            if not response.content.strip():
+                raise GarbledReply("camera answered an empty reply") from exc
+            raise GarbledReply(f"camera answered something that is not SOAP: {exc}") from exc
 
     def call(self, service: str, body: ET.Element, deadline: Deadline, what: str,
              *, auth: bool = True) -> ET.Element:
@@ -125,6 +151,14 @@ class OnvifClient:
         ``what`` names, in the user's words, what this request is for; every
         error says it (``camera refused to set video.main (...): ...``).
         """
+        operation = local_name(body.tag)
+        if not repeatable(operation):
+            return self._call_once(service, body, deadline, what, auth=auth)
+        return retry_call(lambda: self._call_once(service, body, deadline, what, auth=auth),
+                          deadline=deadline, policy=RETRIES, retryable=is_transient)
+
+    def _call_once(self, service: str, body: ET.Element, deadline: Deadline, what: str,
+                   *, auth: bool) -> ET.Element:
         label = f"{what} ({local_name(body.tag)})"
         if not auth:
             outcome = self._outcome(self._post(service, build_envelope(body), deadline, None))

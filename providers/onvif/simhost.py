@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from fleetform.device import DeviceSpec
+from fleetform.faults import FaultMap
 from fleetform.providers.onvif.models import TurretCamConnection
 from fleetform.providers.onvif.sim_state import CameraConfig
 from fleetform.providers.onvif.simulator import CameraSimulator
@@ -37,6 +38,10 @@ class RunningCameras:
                                 "/onvif/device_service"))
         return out
 
+    def set_faults(self, faults: FaultMap) -> None:
+        """Inject faults per camera: ``{device name: {knob: value}}`` (``sim_faults.Faults``)."""
+        self.simulator.set_faults(faults)
+
     def stop(self) -> None:
         """Stop every simulated camera."""
         self.simulator.stop()
@@ -57,12 +62,22 @@ def camera_config(device: DeviceSpec, options: SimulationOptions) -> CameraConfi
 
 
 def start_cameras(devices: Sequence[DeviceSpec], options: SimulationOptions) -> RunningCameras:
-    """Start one simulator hosting every given camera."""
+    """Start one simulator hosting every given camera (latency/jitter from ``options``)."""
     simulator = CameraSimulator()
     try:
         for device in devices:
-            simulator.add(camera_config(device, options))
+            camera = simulator.add(camera_config(device, options))
+            camera.set_faults(latency=options.latency, jitter=options.jitter)
     except BaseException:
         simulator.stop()
         raise
     return RunningCameras(simulator, [d.name for d in devices])
+
+
+def set_faults(running: RunningCameras, faults: FaultMap) -> None:
+    """Inject faults into running simulated cameras (what ``simulate --fault`` calls).
+
+    ``faults`` maps a device name to knobs of :class:`~.sim_faults.Faults`,
+    values as Python values or command-line text (``"0.5"``, ``"true"``).
+    """
+    running.set_faults(faults)

@@ -9,7 +9,10 @@ Test hooks (the Python API behind fleetform's back): :meth:`SimulatedCamera.muta
 changes settings, ``ignore_sets`` accepts every Set and ignores it,
 ``faults`` answers an operation with a given fault, ``unsupported`` answers
 ``ter:ActionNotSupported``, and ``log`` records each request's operation and
-the auth scheme it carried.
+the auth scheme it carried. Network and device faults (latency, drops, empty
+replies, auth failures, reboots) are the knobs of :class:`.sim_faults.Faults`
+in ``network``, set per camera with :meth:`CameraSimulator.set_faults`;
+``received`` names every operation that arrived, retries included.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import random
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -26,8 +31,10 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from fleetform.faults import FaultMap, coerce_knobs, unknown_devices
 from fleetform.providers.onvif.models import TURRETCAM_VARIANTS
 from fleetform.providers.onvif.sim_auth import DigestVerifier, TokenVerifier
+from fleetform.providers.onvif.sim_faults import Faults
 from fleetform.providers.onvif.sim_media import MEDIA_OPS
 from fleetform.providers.onvif.sim_ops import DEVICE_OPS, OpContext, SimFault
 from fleetform.providers.onvif.sim_state import CameraConfig, CameraState, factory_state
@@ -58,6 +65,7 @@ class Reply:
     status: int
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False  # close the connection without answering
 
 
 class SimulatedCamera:
@@ -75,10 +83,14 @@ class SimulatedCamera:
         mac_tail = self.serial[-6:].rjust(6, "0")
         mac = "9C:75:6E:" + ":".join(mac_tail[i:i + 2] for i in (0, 2, 4))
         self.state: CameraState = factory_state(TURRETCAM_VARIANTS[config.model], mac, config.host)
-        self.ignore_sets = False
+        self.network = Faults()
+        self.rng = random.Random(config.name)
         self.faults: dict[str, SimFault] = {}
         self.unsupported: set[str] = set()
         self.log: list[Logged] = []
+        self.received: list[str] = []
+        self.reboots = 0
+        self.retired = False  # stopped for good: a reboot in progress must not restart it
         self._lock = threading.RLock()
         self._digest = DigestVerifier(config.username, config.password)
         self._token = TokenVerifier(config.username, config.password, config.clock_window)
@@ -86,6 +98,22 @@ class SimulatedCamera:
         self._connections: set[socket.socket] = set()
 
     # --- test hooks --------------------------------------------------------------------
+
+    @property
+    def ignore_sets(self) -> bool:
+        """Accept every Set and change nothing (a camera that ignores writes)."""
+        return self.network.ignore_sets
+
+    @ignore_sets.setter
+    def ignore_sets(self, value: bool) -> None:
+        self.network.ignore_sets = value
+
+    def set_faults(self, **knobs: object) -> None:
+        """Set knobs of :class:`.sim_faults.Faults` (text values are converted)."""
+        checked = coerce_knobs(Faults, knobs, device=self.config.name)
+        with self._lock:
+            for knob, value in checked.items():
+                setattr(self.network, knob, value)
 
     def mutate(self, change: Callable[[CameraState], Any]) -> None:
         """Change settings behind fleetform's back (as the Ajax app would)."""
@@ -112,13 +140,18 @@ class SimulatedCamera:
             return self._fault(SimFault("Sender", ("ter:WellFormed",), str(exc)), "?", "none")
         operation = envelope.body.tag
         name = local_name(operation)
+        entry = OPERATIONS.get(operation)
+        with self._lock:
+            self.received.append(name)
+            strike = self.network.strike(name, self.rng, entry is None or entry[0] != "pre")
+        if strike is not None:
+            return self._strike(strike, name)
         authorization = headers.get("authorization", "")
         has_digest = authorization.startswith("Digest ")
         has_token = envelope.header is not None and any(
             local_name(e.tag) == "Security" for e in envelope.header)
         scheme = {(False, False): "none", (True, False): "digest", (False, True): "token",
                   (True, True): "both"}[(has_digest, has_token)]
-        entry = OPERATIONS.get(operation)
         if entry is None:
             return self._fault(SimFault("Receiver", ("ter:ActionNotSupported",),
                                         f"{name} is not supported"), name, scheme)
@@ -151,6 +184,29 @@ class SimulatedCamera:
                 return self._fault(fault, name, scheme)
         self._record(name, scheme, 200)
         return Reply(200, build_envelope(result))
+
+    def _strike(self, strike: str, name: str) -> Reply:
+        """The reply to a request an injected fault hit (nothing is processed)."""
+        if strike == "reboot":
+            self.reboots += 1
+            threading.Thread(target=self._reboot, name=f"onvif-sim-reboot-{self.config.name}",
+                             daemon=True).start()
+        if strike in ("drop", "reboot"):
+            return Reply(0, b"", drop=True)
+        if strike == "empty":
+            return Reply(200, b"")
+        if strike == "auth_fail":
+            return Reply(401, b"", {"WWW-Authenticate": self._digest.challenge()})
+        subcode = self.network.fault_subcode
+        return self._fault(SimFault("Sender", (f"ter:{subcode}",), "injected fault"), name,
+                           "none")
+
+    def _reboot(self) -> None:
+        """Off the network for ``reboot_seconds`` (connections refused), then back."""
+        self.stop()
+        time.sleep(self.network.reboot_seconds)
+        if not self.retired:
+            self.start()
 
     def _authenticate(self, method: str, authorization: str, envelope: Any, has_digest: bool,
                       has_token: bool) -> Reply | str | None:
@@ -226,6 +282,9 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in two writes; with Nagle on, each reply would wait for
+    # the client's delayed ACK (40 ms on Linux) on a keep-alive connection.
+    disable_nagle_algorithm = True
     server: _Server
 
     def setup(self) -> None:
@@ -242,7 +301,14 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
         headers = {k.lower(): v for k, v in self.headers.items()}
-        reply = self.server.camera.handle("POST", headers, body)
+        camera = self.server.camera
+        reply = camera.handle("POST", headers, body)
+        delay = camera.network.delay(camera.rng)
+        if delay > 0:
+            time.sleep(delay)
+        if reply.drop:
+            self.close_connection = True
+            return
         self.send_response(reply.status)
         self.send_header("Content-Type", CONTENT_TYPE)
         self.send_header("Content-Length", str(len(reply.body)))
@@ -277,6 +343,17 @@ class CameraSimulator:
         """The camera called ``name``."""
         return self._cameras[name]
 
+    def set_faults(self, faults: FaultMap) -> None:
+        """Set fault knobs per camera: ``{camera name: {knob: value}}`` (see ``sim_faults``).
+
+        Every name and value is checked before any camera changes.
+        """
+        unknown_devices(faults, self._cameras)
+        for name, knobs in faults.items():
+            coerce_knobs(Faults, knobs, device=name)
+        for name, knobs in faults.items():
+            self._cameras[name].set_faults(**knobs)
+
     def cameras(self) -> list[SimulatedCamera]:
         """Every camera, in the order added."""
         return list(self._cameras.values())
@@ -284,6 +361,7 @@ class CameraSimulator:
     def stop(self) -> None:
         """Stop every camera."""
         for camera in self._cameras.values():
+            camera.retired = True
             camera.stop()
 
     def __enter__(self) -> CameraSimulator:

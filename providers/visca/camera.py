@@ -4,7 +4,17 @@ Why a layer between provider and transport: the provider speaks settings
 (power, presets, tracking); the transport speaks packets. :class:`Camera`
 turns one into the other, checks the model matrix before sending (a command
 the model lacks is refused here with the names of the models that have it),
-and rides out ``41``/``03`` with bounded retries.
+and decides what may be sent again:
+
+- ``41``/``03`` mean the camera did not run the command: every command is
+  retried (:data:`BUSY_ATTEMPTS`, backoff 0.1 s → 0.5 s), bounded.
+- A lost or garbled reply (timeout; error ``01`` from line noise) leaves
+  fleetform not knowing whether the command ran. Inquiries and *absolute*
+  commands (power on/off, modes, PT_Direct/Zoom_Direct, CAM_set/recall) end
+  in the same state however often they run, so they are sent again
+  (:data:`LOST_REPLY`). Relative commands (volume up/down, toggles,
+  continuous moves, triggers; :data:`REPEAT_UNSAFE`) are not: the step fails
+  and names the command, and the next apply re-reads and goes on.
 """
 
 from __future__ import annotations
@@ -18,9 +28,28 @@ from fleetform.errors import DeviceRejected, DeviceTimeout
 from fleetform.providers.visca import codec
 from fleetform.providers.visca.matrix import support, supports
 from fleetform.providers.visca.transport import ViscaLink, retry_busy
+from fleetform.providers.visca.viscaerrors import MessageLengthError
+from fleetform.retry import RetryPolicy, is_transient, retry_call
 
 BUSY_ATTEMPTS = 25
 BUSY_PAUSE = 0.1
+#: A lost reply to a repeatable command or inquiry: three tries in all.
+LOST_REPLY = RetryPolicy(attempts=3, base_delay=0.1, max_delay=1.0, jitter=0.05)
+#: Commands whose effect depends on the camera's state: running one twice does it twice.
+REPEAT_UNSAFE: frozenset[str] = frozenset({
+    "ADO_Volume_Up", "ADO_Volume_Down", "ADO_Mute_Trigger", "PT_Menu", "PT_Calibration",
+    "PT_Up", "PT_Down", "PT_Left", "PT_Right", "PT_UpLeft", "PT_UpRight", "PT_DownLeft",
+    "PT_DownRight", "Zoom_Tele", "Zoom_Wide", "Focus_Far", "Focus_Near",
+    "Focus_OnePush_Trigger", "WB_One_Push_Trigger", "WB_Rgain_Up", "WB_Rgain_Down",
+    "WB_Bgain_Up", "WB_Bgain_Down", "AE_Gain_Up", "AE_Gain_Down", "ExpComp_Up", "ExpComp_Down",
+    "Shutter_Up", "Shutter_Down", "Iris_Up", "Iris_Down", "Bright_Up", "Bright_Down",
+    "CAM_Track_Trigger", "CAM_Enter", "Power_Reset",
+})
+
+
+def lost_reply(error: Exception) -> bool:
+    """No usable answer: a timeout, a dropped link, or error 01 (a garbled packet)."""
+    return is_transient(error) or isinstance(error, MessageLengthError)
 
 
 @dataclass(frozen=True)
@@ -63,16 +92,30 @@ class Camera:
             raise DeviceRejected(str(exc)) from exc
 
     def command(self, name: str, deadline: Deadline, *, wait: bool = True, **args: int) -> None:
-        """Send a command, waiting out 41/03 (bounded), and for completion when ``wait``."""
+        """Send a command, waiting out 41/03 (bounded), and for completion when ``wait``.
+
+        A lost reply is retried only for commands outside :data:`REPEAT_UNSAFE`.
+        """
         packet = self._packet(name, args)
-        retry_busy(lambda: self.link.command(name, packet, deadline, wait=wait), deadline,
-                   attempts=BUSY_ATTEMPTS, pause=BUSY_PAUSE, step=name)
+
+        def attempt() -> None:
+            retry_busy(lambda: self.link.command(name, packet, deadline, wait=wait), deadline,
+                       attempts=BUSY_ATTEMPTS, pause=BUSY_PAUSE, step=name)
+
+        if name in REPEAT_UNSAFE:
+            attempt()
+        else:
+            retry_call(attempt, deadline=deadline, policy=LOST_REPLY, retryable=lost_reply)
 
     def inquire(self, name: str, deadline: Deadline) -> bytes:
-        """Send an inquiry and return its data bytes."""
+        """Send an inquiry and return its data bytes (inquiries are always repeatable)."""
         packet = self._packet(name, {})
-        return retry_busy(lambda: self.link.inquire(name, packet, deadline), deadline,
-                          attempts=BUSY_ATTEMPTS, pause=BUSY_PAUSE, step=name)
+
+        def attempt() -> bytes:
+            return retry_busy(lambda: self.link.inquire(name, packet, deadline), deadline,
+                              attempts=BUSY_ATTEMPTS, pause=BUSY_PAUSE, step=name)
+
+        return retry_call(attempt, deadline=deadline, policy=LOST_REPLY, retryable=lost_reply)
 
     # --- reads ------------------------------------------------------------------------
 

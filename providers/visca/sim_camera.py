@@ -58,15 +58,25 @@ _ALIASES = {row.name: [r.name for r in ROWS if r.template == row.template] for r
 
 @dataclass
 class Faults:
-    """Failure knobs, changeable while the camera runs."""
+    """Failure knobs, changeable while the camera runs (``CameraSimulator.set_faults``).
 
-    offline: bool = False
-    latency: float = 0.0
-    garble_rate: float = 0.0
-    garble_next: int = 0
-    drop_rate: float = 0.0
-    drop_next: int = 0
-    drop_replies_next: int = 0
+    Counted knobs (``*_next``, ``reboot_after``) count down as they strike.
+    """
+
+    offline: bool = False  # answer nothing at all
+    latency: float = 0.0  # seconds added before every reply
+    jitter: float = 0.0  # up to this many seconds more per packet, at random
+    garble_rate: float = 0.0  # chance of line noise before a reply (a reader can resync)
+    garble_next: int = 0  # the next N replies get line noise before them
+    corrupt_rate: float = 0.0  # chance a reply is mangled beyond recognition (it is lost)
+    corrupt_next: int = 0  # the next N replies are mangled beyond recognition
+    drop_rate: float = 0.0  # UDP: chance an incoming datagram is lost
+    drop_next: int = 0  # UDP: the next N incoming datagrams are lost
+    drop_replies_next: int = 0  # UDP: the next N outgoing datagrams are lost
+    not_executable_next: int = 0  # the next N commands answer error 41, not executed
+    buffer_full_next: int = 0  # the next N commands answer error 03, not executed
+    reboot_after: int = 0  # the Nth command from now reboots the camera: lost, no reply
+    reboot_seconds: float = 0.3  # how long a reboot keeps the camera silent
 
 
 @dataclass
@@ -125,6 +135,9 @@ class SimCamera:
         self.busy_until = [0.0, 0.0]
         self.commands_seen = 0
         self.busy_seconds = 0.0  # completion delays + movement, summed over commands
+        self.received: list[str] = []  # names of the VISCA packets understood, retries counted
+        self.down_until = 0.0  # rebooting (fault injection) until this time
+        self.reboots = 0
 
     # --- the Python API (change the camera behind fleetform's back) -------------------
 
@@ -188,13 +201,31 @@ class SimCamera:
     def _supported(self, name: str, transport: str) -> bool:
         return any(supports(self.config.model, alias, transport) for alias in _ALIASES[name])
 
+    def _strikes(self, counter: str, rate: str = "") -> bool:
+        """Whether the counted knob ``counter`` (or the chance ``rate``) strikes now."""
+        left = getattr(self.faults, counter)
+        if left > 0:
+            setattr(self.faults, counter, left - 1)
+            return True
+        chance = getattr(self.faults, rate) if rate else 0.0
+        return bool(chance) and self.rng.random() < chance
+
     def _garble(self, frame: bytes) -> bytes:
-        if self.faults.garble_next > 0:
-            self.faults.garble_next -= 1
-        elif not (self.faults.garble_rate and self.rng.random() < self.faults.garble_rate):
+        if self._strikes("corrupt_next", "corrupt_rate"):
+            # Every byte lost its high bit: no header, no terminator a reader could use.
+            return bytes(b & 0x7F for b in frame)
+        if not self._strikes("garble_next", "garble_rate"):
             return frame
         noise = bytes(self.rng.randrange(0x00, 0x80) for _ in range(3))
         return noise + frame
+
+    def _reboot(self, now: float) -> None:
+        """Power cycle: silent for ``reboot_seconds``, then on, idle and still."""
+        self.reboots += 1
+        self.down_until = now + self.faults.reboot_seconds
+        self.power, self.transition_until = "on", 0.0
+        self.busy_until = [0.0, 0.0]
+        self._stop(now)
 
     # --- VISCA ------------------------------------------------------------------------
 
@@ -202,11 +233,13 @@ class SimCamera:
                      ) -> list[tuple[float, bytes]]:
         """Replies to one packet as ``(when, bytes)``; empty when offline."""
         with self.lock:
-            if self.faults.offline:
+            if self.faults.offline or now < self.down_until:
                 return []
             self.commands_seen += 1
             replies = self._visca(packet, now, transport)
-            return [(when + self.faults.latency, self._garble(data)) for when, data in replies]
+            delay = self.faults.latency + (
+                self.rng.uniform(0, self.faults.jitter) if self.faults.jitter > 0 else 0.0)
+            return [(when + delay, self._garble(data)) for when, data in replies]
 
     def _visca(self, packet: bytes, now: float, transport: str) -> list[tuple[float, bytes]]:
         address = self.address
@@ -216,10 +249,20 @@ class SimCamera:
         if parsed is None or not codec.args_valid(parsed):
             return [(now, codec.error(address, 0, 0x02))]
         name = parsed.row.name
+        self.received.append(name)
         if not self._supported(name, transport):
             return [(now, codec.error(address, 0, 0x02))]
         if parsed.row.inquiry:
             return [(now, codec.answer(address, self._inquiry(name, now)))]
+        if self.faults.reboot_after > 0:
+            self.faults.reboot_after -= 1
+            if self.faults.reboot_after == 0:
+                self._reboot(now)
+                return []
+        if self._strikes("not_executable_next"):
+            return [(now, codec.error(address, 1, 0x41))]
+        if self._strikes("buffer_full_next"):
+            return [(now, codec.error(address, 0, 0x03))]
         if name == "IF_Clear":
             self.busy_until = [0.0, 0.0]
             return [(now, codec.answer(address, b""))]

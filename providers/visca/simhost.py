@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fleetform.device import DeviceSpec
+from fleetform.faults import FaultMap
 from fleetform.providers.visca.models import AverConnection, AverSettings
-from fleetform.providers.visca.sim_camera import CameraConfig
+from fleetform.providers.visca.sim_camera import CameraConfig, Faults
 from fleetform.providers.visca.simulator import CameraSimulator
 from fleetform.providers.visca.transport import SIM_SCHEME, sim_dir
 from fleetform.simulation import Endpoint, SimulationOptions, SimulatorError, require_loopback
@@ -37,6 +38,10 @@ class RunningCameras:
         """Where each simulated camera answers."""
         return list(self._endpoints)
 
+    def set_faults(self, faults: FaultMap) -> None:
+        """Inject faults per camera: ``{device name: {knob: value}}`` (``sim_camera.Faults``)."""
+        self.simulator.set_faults(faults)
+
     def stop(self) -> None:
         """Stop the cameras and remove the published ``sim://`` links."""
         self.simulator.stop()
@@ -50,8 +55,19 @@ def _camera(device: DeviceSpec, options: SimulationOptions, **extra: object) -> 
     assert isinstance(settings, AverSettings)
     return CameraConfig(
         name=device.name, model=settings.model, power_transition=options.restart_delay,
-        completion_delay=min(0.05, options.network_delay / 4), **extra,  # type: ignore[arg-type]
+        completion_delay=min(0.05, options.network_delay / 4),
+        faults=Faults(latency=options.latency, jitter=options.jitter),
+        **extra,  # type: ignore[arg-type]
     )
+
+
+def set_faults(running: RunningCameras, faults: FaultMap) -> None:
+    """Inject faults into running simulated cameras (what ``simulate --fault`` calls).
+
+    ``faults`` maps a device name to knobs of :class:`~.sim_camera.Faults`,
+    values as Python values or command-line text (``"0.5"``, ``"true"``).
+    """
+    running.set_faults(faults)
 
 
 def _line_name(device: DeviceSpec, connection: AverConnection) -> str:

@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from types import TracebackType
 
-from fleetform.providers.visca.sim_camera import CameraConfig, SimCamera
+from fleetform.faults import FaultMap, coerce_knobs, unknown_devices
+from fleetform.providers.visca.sim_camera import CameraConfig, Faults, SimCamera
 from fleetform.providers.visca.sim_serial import LineProtocol, SimLine
 from fleetform.providers.visca.sim_udp import SimUdpServer
 
@@ -77,6 +78,20 @@ class CameraSimulator:
     def camera(self, name: str) -> SimCamera:
         """The simulated camera called ``name``."""
         return self._cameras[name]
+
+    def set_faults(self, faults: FaultMap) -> None:
+        """Set fault knobs per camera: ``{camera name: {knob: value}}`` (see :class:`Faults`).
+
+        Every name and value is checked before any camera changes.
+        """
+        unknown_devices(faults, self._cameras)
+        checked = {name: coerce_knobs(Faults, knobs, device=name)
+                   for name, knobs in faults.items()}
+        for name, knobs in checked.items():
+            camera = self._cameras[name]
+            with camera.lock:
+                for knob, value in knobs.items():
+                    setattr(camera.faults, knob, value)
 
     def line(self, name: str) -> SimLine:
         """The simulated line called ``name``."""

@@ -31,6 +31,7 @@ import serial
 from fleetform.device import Deadline
 from fleetform.errors import DeviceTimeout, DeviceUnreachable, ProtocolError
 from fleetform.providers.visca import codec
+from fleetform.retry import RetryPolicy, retry_call
 
 log = logging.getLogger(__name__)
 
@@ -307,22 +308,24 @@ def address_set(line: SerialLine, deadline: Deadline, timeout: float) -> int:
         line.lock.release()
 
 
+def camera_busy(error: Exception) -> bool:
+    """41 (not executable now) or 03 (buffer full): the camera did NOT run the command."""
+    return isinstance(error, codec.NotExecutable | codec.BufferFull)
+
+
 def retry_busy(action: Callable[[], T], deadline: Deadline, *, attempts: int, pause: float,
-               step: str) -> T:
+               step: str, longest: float = 0.5) -> T:
     """Run ``action``, retrying while the camera answers 41 (not executable) or 03 (busy).
 
-    Why bounded: a camera mid power transition refuses commands for a few
-    seconds; one that refuses for longer than ``attempts`` tries is broken.
+    Why always safe: with 41 or 03 the camera refused to start the command,
+    so sending it again never runs it twice. Why bounded: a camera mid power
+    transition refuses commands for a few seconds; one that refuses for
+    longer than ``attempts`` tries (backoff from ``pause`` to ``longest``) is
+    broken. ``step`` is kept for callers; the deadline bounds the waits.
     """
-    for attempt in range(attempts):
-        try:
-            return action()
-        except (codec.NotExecutable, codec.BufferFull):
-            if attempt == attempts - 1:
-                raise
-            deadline.check(step)
-            time.sleep(min(pause * (attempt + 1), deadline.remaining(), 2.0))
-    raise AssertionError("unreachable")
+    policy = RetryPolicy(attempts=attempts, base_delay=pause, max_delay=longest,
+                         jitter=pause / 2)
+    return retry_call(action, deadline=deadline, policy=policy, retryable=camera_busy)
 
 
 class PelcoSerial:
