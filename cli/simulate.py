@@ -13,6 +13,7 @@ import typer
 
 from fleetform.cli.context import load_workspace, make_console
 from fleetform.cli.options import GlobalOptions, ManifestArg, VarFileOpt, VarOpt
+from fleetform.faults import parse_faults
 from fleetform.providers import builtin_simulators
 from fleetform.simulation import SimulationOptions, start_simulation
 
@@ -34,6 +35,14 @@ def simulate(
         float | None,
         typer.Option("--duration", min=0, help="Stop after this many seconds (default: Ctrl-C)."),
     ] = None,
+    fault: Annotated[
+        list[str],
+        typer.Option(
+            "--fault",
+            help="Inject a fault: DEVICE:KNOB=VALUE, e.g. s9-0001:drop_rate=0.2 or "
+            "cam:not_executable_next=3 (repeatable; README lists the knobs per family).",
+        ),
+    ] = [],  # noqa: B006
 ) -> None:
     """Run a simulator for every device in MANIFEST until interrupted.
 
@@ -45,11 +54,13 @@ def simulate(
     options: GlobalOptions = ctx.obj or GlobalOptions()
     console = make_console(no_color=options.no_color)
     workspace = load_workspace(manifest, variables=var, var_files=var_file)
+    faults = parse_faults(fault)
     simulation = start_simulation(
         workspace.manifest.devices, builtin_simulators(),
         SimulationOptions(restart_delay=restart_delay),
     )
     try:
+        simulation.set_faults(faults)
         console.print(f"Simulating {len(simulation.endpoints)} device(s) from {manifest}:")
         for endpoint in simulation.endpoints:
             console.print(f"  {endpoint.device:<20} {endpoint.provider:<10} {endpoint.description}")

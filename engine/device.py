@@ -61,13 +61,21 @@ class Deadline:
         """A socket timeout: the smaller of ``cap`` and the time left (at least 1 ms)."""
         return max(0.001, min(cap, self.remaining()))
 
+    def cancelled(self) -> bool:
+        """True once the run was interrupted (Ctrl-C).
+
+        Why public: retry loops inside a step stop retrying after an interrupt
+        instead of running to their attempt limit.
+        """
+        return self._cancel is not None and self._cancel.is_set()
+
     def check(self, step: str) -> None:
         """Raise :class:`Interrupted` or :class:`DeviceTimeout` naming ``step``.
 
         Why: called between steps, so an interrupt or a spent budget stops a
         device at a step boundary, where state is consistent.
         """
-        if self._cancel is not None and self._cancel.is_set():
+        if self.cancelled():
             raise Interrupted("interrupted before this step started", step=step)
         if self.remaining() <= 0:
             raise DeviceTimeout(

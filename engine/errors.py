@@ -16,6 +16,7 @@ with ``raise ... from``::
         │   └── DeviceUnreachable connection refused / no route
         ├── AuthError            the device refused our credentials
         ├── ProtocolError        the device answered something we cannot parse
+        │   └── GarbledReply     an empty, truncated or garbled reply (worth a retry)
         ├── DeviceRejected       the device understood and refused a value
         ├── IdentityMismatch     a different device answers at the recorded address
         ├── VerificationError    a write was accepted but reading back disagrees
@@ -183,6 +184,16 @@ class AuthError(DeviceError):
 
 class ProtocolError(DeviceError):
     """The device answered something fleetform cannot interpret."""
+
+
+class GarbledReply(ProtocolError):
+    """The device answered, but with an empty, truncated or garbled reply.
+
+    Why its own class: unlike a reply fleetform does not understand (a
+    different firmware, a protocol mismatch), a garbled reply is a fault of
+    the line or of a busy device, and repeating an idempotent request is the
+    right response.
+    """
 
 
 class DeviceRejected(DeviceError):

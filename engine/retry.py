@@ -22,19 +22,9 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from fleetform.device import Deadline
-from fleetform.errors import DeviceError, ProtocolError, TransportError
+from fleetform.errors import DeviceError, GarbledReply, TransportError
 
 T = TypeVar("T")
-
-
-class GarbledReply(ProtocolError):
-    """The device answered, but with an empty, truncated or garbled reply.
-
-    Why its own class: unlike a reply fleetform does not understand (a
-    different firmware, a protocol mismatch), a garbled reply is a fault of
-    the line or of a busy device, and repeating an idempotent request is the
-    right response.
-    """
 
 
 def is_transient(error: BaseException) -> bool:
@@ -91,10 +81,10 @@ def retry_call(
     """Run ``action``; on a ``retryable`` error, wait and run it again, within bounds.
 
     Stops at ``policy.attempts`` tries, or earlier when the wait would not
-    fit in ``deadline``; then re-raises the last error (a :class:`DeviceError`
-    gets "(gave up after N attempts)" appended when it was tried more than
-    once). ``on_retry(attempt, error, delay)`` is called before each wait,
-    for progress messages and tests.
+    fit in ``deadline`` or the run was interrupted; then re-raises the last
+    error (a :class:`DeviceError` gets "(gave up after N attempts)" appended
+    when it was tried more than once). ``on_retry(attempt, error, delay)``
+    is called before each wait, for progress messages and tests.
     """
     attempt = 1
     while True:
@@ -102,7 +92,9 @@ def retry_call(
             return action()
         except Exception as exc:
             wait = policy.delay(attempt, rng)
-            out_of_time = deadline is not None and deadline.remaining() <= wait
+            out_of_time = deadline is not None and (
+                deadline.remaining() <= wait or deadline.cancelled()
+            )
             if not retryable(exc) or attempt >= policy.attempts or out_of_time:
                 _note_attempts(exc, attempt)
                 raise

@@ -10,10 +10,13 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from fleetform.device import DeviceSpec
 from fleetform.errors import FleetformError
+
+if TYPE_CHECKING:  # faults imports SimulatorError from here
+    from fleetform.faults import FaultMap
 
 
 class SimulatorError(FleetformError):
@@ -57,6 +60,10 @@ class RunningSimulation(Protocol):
         """Stop every simulated device."""
         ...
 
+    def set_faults(self, faults: FaultMap) -> None:
+        """Set fault knobs per device: ``{device: {knob: value}}`` (see engine/faults.py)."""
+        ...
+
 
 SimulatorStarter = Callable[[Sequence[DeviceSpec], SimulationOptions], RunningSimulation]
 
@@ -78,18 +85,38 @@ def require_loopback(device: DeviceSpec, host: str) -> None:
 class Simulation:
     """All simulators for one manifest, across providers."""
 
-    def __init__(self, parts: list[RunningSimulation]) -> None:
+    def __init__(
+        self, parts: dict[str, RunningSimulation], providers: dict[str, str] | None = None
+    ) -> None:
         self._parts = parts
+        self._providers = providers or {}
 
     @property
     def endpoints(self) -> list[Endpoint]:
         """Every simulated device's endpoint."""
-        return [e for part in self._parts for e in part.endpoints]
+        return [e for part in self._parts.values() for e in part.endpoints]
 
     def stop(self) -> None:
         """Stop all simulators."""
-        for part in self._parts:
+        for part in self._parts.values():
             part.stop()
+
+    def set_faults(self, faults: FaultMap) -> None:
+        """Route each device's fault knobs to the simulator of its family.
+
+        Why: ``fleetform simulate --fault DEVICE:KNOB=VALUE`` names devices,
+        not families; each family checks and converts its own knobs.
+        """
+        unknown = sorted(set(faults) - set(self._providers))
+        if unknown:
+            raise SimulatorError(
+                f"--fault names unknown device(s): {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(self._providers))}"
+            )
+        for provider, part in self._parts.items():
+            mine = {d: k for d, k in faults.items() if self._providers[d] == provider}
+            if mine:
+                part.set_faults(mine)
 
 
 def start_simulation(
@@ -99,14 +126,14 @@ def start_simulation(
 ) -> Simulation:
     """Start simulators for every device, grouped by provider."""
     options = options or SimulationOptions()
-    parts: list[RunningSimulation] = []
+    parts: dict[str, RunningSimulation] = {}
     try:
         for provider in sorted({d.provider for d in devices}):
             starter = starters.get(provider)
             if starter is None:
                 raise SimulatorError(f"no simulator for provider '{provider}'")
-            parts.append(starter([d for d in devices if d.provider == provider], options))
+            parts[provider] = starter([d for d in devices if d.provider == provider], options)
     except BaseException:
         Simulation(parts).stop()
         raise
-    return Simulation(parts)
+    return Simulation(parts, {d.name: d.provider for d in devices})

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from fleetform.device import DeviceSpec
+from fleetform.faults import FaultMap
 from fleetform.providers.antminer.models import AntminerConnection
 from fleetform.providers.antminer.simulator import MinerConfig, MinerSimulator
 from fleetform.simulation import Endpoint, SimulationOptions, require_loopback
@@ -40,6 +41,10 @@ class RunningMiners:
     def stop(self) -> None:
         """Stop the simulator and every miner in it."""
         self.simulator.stop()
+
+    def set_faults(self, faults: FaultMap) -> None:
+        """Set fault knobs per miner (``{name: {knob: value}}``)."""
+        self.simulator.set_faults(faults)
 
 
 def miner_config(device: DeviceSpec, options: SimulationOptions) -> MinerConfig:

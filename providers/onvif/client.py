@@ -38,6 +38,7 @@ from fleetform.errors import (
     DeviceError,
     DeviceTimeout,
     DeviceUnreachable,
+    GarbledReply,
     ProtocolError,
     TransportError,
 )
@@ -57,7 +58,7 @@ from fleetform.providers.onvif.soap import (
     parse_envelope,
     q,
 )
-from fleetform.retry import GarbledReply, RetryPolicy, is_transient, retry_call
+from fleetform.retry import RetryPolicy, is_transient, retry_call
 
 Scheme = Literal["unknown", "digest", "token"]
 SERVICES: dict[str, str] = {"device": TDS, "media": TRT, "media2": TR2, "imaging": TIMG}

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pytest
 
 from fleetform.device import Deadline
-from fleetform.errors import AuthError, DeviceTimeout, DeviceUnreachable
-from fleetform.retry import GarbledReply, RetryPolicy, is_transient, retry_call
+from fleetform.errors import AuthError, DeviceTimeout, DeviceUnreachable, GarbledReply
+from fleetform.retry import RetryPolicy, is_transient, retry_call
 
 
 def flaky(failures: list[Exception]) -> tuple[list[int], Callable[[], str]]:

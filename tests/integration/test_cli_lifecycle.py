@@ -172,3 +172,32 @@ def test_cli_start_is_quick_enough_to_measure() -> None:
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "plan" in result.stdout
     assert time.perf_counter() > started
+
+
+def test_simulate_injects_faults_per_device(tmp_path: Path, secrets_env: None) -> None:
+    """``simulate --fault`` reaches the named miner's simulator: it drops requests."""
+    repo = Path(__file__).parents[2]
+    subnet = next_subnet()
+    env = _subprocess_env()
+    env["MINER_ADMIN_PASSWORD"] = "farm-admin-pw9"
+    variables = ["--var", "farm_size=2", "--var", f"subnet={subnet}",
+                 "--var", "http_port=18080", "--var", "rpc_port=14028"]
+    simulator = subprocess.Popen(
+        [sys.executable, "-m", "fleetform.cli.main", "simulate",
+         str(repo / "examples/farm.yaml"), *variables, "--fault", "s9-0002:offline=true"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        assert simulator.stdout is not None
+        for line in simulator.stdout:
+            if line.startswith("Ready."):
+                break
+        healthy = requests.get(f"http://{subnet}.1:18080/", timeout=5)
+        assert healthy.status_code == 401
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"http://{subnet}.2:18080/", timeout=5)
+    finally:
+        simulator.send_signal(signal.SIGINT)
+        simulator.wait(timeout=10)
+        if simulator.stdout is not None:
+            simulator.stdout.close()
