@@ -4,28 +4,31 @@ Why: this is the only code that changes devices. Its rules are the promises
 fleetform makes on real hardware:
 - within a device, steps run in the provider's order (network last);
 - every step is verified by reading the device back before it is recorded;
-- state is written after each verified step, so a killed run leaves a state
-  that records exactly the changes that happened;
+- state records each verified step as soon as it is verified (and only
+  then), stored by a coalescing writer (see :mod:`fleetform.recorder`), so a
+  killed run leaves a valid state that never records a change that did not
+  happen;
 - a failure stops that device only, naming the device and the step.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from fleetform.device import Deadline, DeviceSpec
 from fleetform.diff import SecretMatcher, diff_value
-from fleetform.errors import DeviceError, Interrupted, VerificationError
+from fleetform.errors import DeviceError, Interrupted, StateError, VerificationError
 from fleetform.events import Event, EventSink, discard
-from fleetform.parallel import map_parallel
+from fleetform.parallel import map_parallel, provider_limits
 from fleetform.plan import Change, DeviceFailure, DevicePlan, Plan, to_plain
 from fleetform.planner import PlannedFleet, RunOptions, unwrap
 from fleetform.provider import ApplyRequest, ApplyResponse, DeviceRecord, Provider, ReadResponse
+from fleetform.recorder import StateRecorder
 from fleetform.secrets import hash_secret
 from fleetform.state import State, StateBackend
 
@@ -90,31 +93,6 @@ class ApplyReport:
             "summary": self.counts(),
             "plan": self.plan.to_json(),
         }
-
-
-class StateRecorder:
-    """Serialises state updates from device threads into atomic writes.
-
-    Why: devices apply in parallel but the state file is one document; each
-    verified step is recorded through here, under a lock, immediately.
-    """
-
-    def __init__(self, backend: StateBackend, state: State) -> None:
-        self._backend = backend
-        self._state = state
-        self._lock = threading.Lock()
-
-    @property
-    def state(self) -> State:
-        """The latest state written."""
-        return self._state
-
-    def update(self, name: str, change: Callable[[DeviceRecord], DeviceRecord],
-               initial: DeviceRecord) -> None:
-        """Apply ``change`` to the device's record (or ``initial``) and write state."""
-        with self._lock:
-            current = self._state.record(name) or initial
-            self._state = self._backend.write(self._state.with_device(change(current)))
 
 
 @dataclass
@@ -223,12 +201,24 @@ def _initial_record(run: _DeviceRun, address: str) -> DeviceRecord:
 
 
 def apply_device(run: _DeviceRun) -> DeviceOutcome:
-    """Apply every step of one device; a failure stops this device only."""
+    """Apply every step of one device; a failure stops this device only.
+
+    Why the ``finally``: a finished or failed device asks the recorder to
+    store its records now, so state lags the devices by as little as possible.
+    """
+    try:
+        return _apply_device(run)
+    finally:
+        run.recorder.device_done()
+
+
+def _apply_device(run: _DeviceRun) -> DeviceOutcome:
     name = run.device.name
     address = run.plan.address
     if run.plan.failure is not None or run.read is None:
         failure = run.plan.failure or DeviceFailure("PlanError", "device was not planned", "plan")
-        return DeviceOutcome(name, address, "failed", failure=failure)
+        status = "interrupted" if failure.kind == Interrupted.__name__ else "failed"
+        return DeviceOutcome(name, address, status, failure=failure)
     deadline = Deadline(run.options.timeout, run.options.cancel)
     step = "start"
     try:
@@ -273,7 +263,7 @@ def apply_fleet(
 ) -> ApplyReport:
     """Apply a plan to every device in parallel and record state as it goes."""
     options = options or RunOptions()
-    recorder = StateRecorder(backend, state)
+    recorder = StateRecorder(backend, state, interval=options.state_write_interval)
     by_name = {d.name: d for d in devices}
     runs = [
         _DeviceRun(
@@ -288,7 +278,15 @@ def apply_fleet(
         for p in planned.plan.devices
         if p.name in by_name
     ]
-    outcomes = map_parallel(runs, apply_device, options.parallelism, options.cancel)
-    return ApplyReport(
-        plan=planned.plan, devices=tuple(outcomes), state_serial=recorder.state.serial
-    )
+    try:
+        outcomes = map_parallel(
+            runs, apply_device, options.parallelism, options.cancel,
+            group=lambda run: run.device.provider,
+            limits=provider_limits(providers, options.provider_parallelism),
+        )
+    except BaseException:
+        with contextlib.suppress(StateError):  # the first error is the one to show
+            recorder.close()
+        raise
+    stored = recorder.close()
+    return ApplyReport(plan=planned.plan, devices=tuple(outcomes), state_serial=stored.serial)

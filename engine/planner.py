@@ -21,7 +21,7 @@ from fleetform.device import Deadline, DeviceSpec
 from fleetform.diff import SecretMatcher, redact
 from fleetform.errors import DeviceError, IdentityMismatch
 from fleetform.events import Event, EventSink, discard
-from fleetform.parallel import map_parallel
+from fleetform.parallel import map_parallel, provider_limits
 from fleetform.plan import DeviceFailure, DevicePlan, Plan, to_plain
 from fleetform.provider import (
     DeviceRecord,
@@ -31,6 +31,7 @@ from fleetform.provider import (
     ReadRequest,
     ReadResponse,
 )
+from fleetform.recorder import DEFAULT_INTERVAL
 from fleetform.secrets import secret_matches
 from fleetform.state import State
 
@@ -49,6 +50,10 @@ class RunOptions:
     timeout: float = 120.0
     cancel: threading.Event = field(default_factory=threading.Event)
     provider_options: Mapping[str, Any] = field(default_factory=dict)
+    provider_parallelism: Mapping[str, int] = field(default_factory=dict)
+    """Per-provider device caps, over each provider's ``max_parallel`` (see parallel.py)."""
+    state_write_interval: float = DEFAULT_INTERVAL
+    """apply: seconds between coalesced state writes (0: write after every step)."""
 
 
 @dataclass(frozen=True)
@@ -208,7 +213,11 @@ def plan_fleet(
     def work(device: DeviceSpec) -> tuple[DevicePlan, ReadResponse | None]:
         return plan_device(device, providers[device.provider], state, options, events)
 
-    results = map_parallel(list(devices), work, options.parallelism, options.cancel)
+    results = map_parallel(
+        list(devices), work, options.parallelism, options.cancel,
+        group=lambda device: device.provider,
+        limits=provider_limits(providers, options.provider_parallelism),
+    )
     plan = Plan(
         devices=tuple(p for p, _ in results),
         manifest=manifest,
