@@ -47,7 +47,13 @@ from fleetform.manifest.secretref import (
 )
 from fleetform.manifest.template import extract_variables, load_var_files, render_template
 from fleetform.manifest.yamlsource import Path as FieldPath
-from fleetform.manifest.yamlsource import SourceMap, YamlDocument, format_path, parse_yaml
+from fleetform.manifest.yamlsource import (
+    SourceMap,
+    YamlDocument,
+    format_path,
+    gc_paused,
+    parse_yaml,
+)
 
 _NAME = re.compile(DEVICE_NAME_PATTERN[1:-1])
 _NAME_RULE = ("must start with a letter or digit and contain only letters, digits, "
@@ -110,9 +116,10 @@ def load_manifest(
     merged = {**extract_variables(source, file), **load_var_files(var_files),
               **dict(variables or {})}
     rendered = render_template(source, file=file, variables=merged, environ=environment)
-    document = parse_yaml(rendered.text, SourceMap(file, rendered.line_map))
-    loader = _Validator(document, providers, environment)
-    devices, state_path = loader.run()
+    with gc_paused():
+        document = parse_yaml(rendered.text, SourceMap(file, rendered.line_map))
+        loader = _Validator(document, providers, environment)
+        devices, state_path = loader.run()
     if loader.problems:
         raise ManifestError(sorted(loader.problems, key=_sort_key))
     return Manifest(path, tuple(devices), merged, state_path, rendered.text,
@@ -134,6 +141,18 @@ class _Validator:
     problems: list[ManifestProblem] = field(default_factory=list)
     state: StateConfig = field(default_factory=StateConfig)
     rules: list[IgnoreRule] = field(default_factory=list)
+    sensitive: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def _sensitive(self, provider: str) -> frozenset[str]:
+        """A provider's secret settings paths, computed once per load.
+
+        Why: walking the settings model for ``SecretStr`` fields costs ~0.2 ms;
+        per device that was 40% of loading a 10,000-device manifest.
+        """
+        found = self.sensitive.get(provider)
+        if found is None:
+            found = self.sensitive[provider] = self.providers[provider].settings_sensitive
+        return found
 
     def add(self, path: FieldPath, message: str, *, key: bool = False,
             device: str | None = None) -> None:
@@ -248,10 +267,10 @@ class _Validator:
         settings_res = self._secrets(item.get("settings"), (*base, "settings"), name)
         secrets = (connection_res.values | settings_res.values
                    | collect_sensitive_values(connection_res.data, models.connection_sensitive)
-                   | collect_sensitive_values(settings_res.data, models.settings_sensitive))
+                   | collect_sensitive_values(settings_res.data, self._sensitive(provider)))
         connection = self._validate(models.connection_model, connection_res, models
                                     .connection_sensitive, (*base, "connection"), name, secrets)
-        settings = self._validate(models.settings_model, settings_res, models.settings_sensitive,
+        settings = self._validate(models.settings_model, settings_res, self._sensitive(provider),
                                   (*base, "settings"), name, secrets)
         if connection is None or settings is None or name is None or labels is None or (
             len(self.problems) > checked
