@@ -411,7 +411,13 @@ async def serve_rpc(rt: MinerRuntime, reader: asyncio.StreamReader,
             await rt.wait_unhang()
             return
         request = await asyncio.wait_for(_read_request(reader), 10)
-        writer.write(handle(rt.bm, request, time.monotonic()))
+        reply = handle(rt.bm, request, time.monotonic())
+        faults = rt.faults
+        delay = faults.rpc_latency + (
+            rt.rng.uniform(0, faults.rpc_jitter) if faults.rpc_jitter > 0 else 0.0)
+        if delay > 0:  # a slow management network: the reply leaves late
+            await asyncio.sleep(delay)
+        writer.write(reply)
         await writer.drain()
     except (ConnectionError, TimeoutError):
         pass

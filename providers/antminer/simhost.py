@@ -61,6 +61,8 @@ def miner_config(device: DeviceSpec, options: SimulationOptions) -> MinerConfig:
         password=connection.credentials.password.get_secret_value(),
         restart_delay=options.restart_delay,
         network_delay=options.network_delay,
+        latency=options.latency,
+        jitter=options.jitter,
     )
 
 

@@ -76,6 +76,8 @@ class MinerConfig:
     pcb_temp: float = 55.0
     uptime: float = 3600.0  # seconds bmminer has been running when the miner starts
     ramp_seconds: float = 2.0  # time for hashrate to climb from zero after a (re)start
+    latency: float = 0.0  # seconds added to every HTTP and RPC reply (a slow network)
+    jitter: float = 0.0  # up to this many seconds more per reply, uniformly random
 
 
 @dataclass
@@ -90,6 +92,8 @@ class Faults:
     reject_writes: bool = False  # set_*_conf.cgi answer an error body and change nothing
     ignore_writes: bool = False  # set_*_conf.cgi answer "ok" and change nothing
     http_latency: float = 0.0  # seconds added to every HTTP reply
+    rpc_latency: float = 0.0  # seconds added to every RPC reply
+    rpc_jitter: float = 0.0  # up to this many seconds more per RPC reply, at random
     http_jitter: float = 0.0  # up to this many seconds more per HTTP reply, at random
     drop_next: int = 0  # the next N HTTP requests (see target) are closed unanswered, unprocessed
     drop_rate: float = 0.0  # chance that any HTTP request is closed unanswered, unprocessed
@@ -144,7 +148,9 @@ class MinerRuntime:
             factory=True)
         self.network_conf_text = f"dhcp=true\nhostname={config.hostname}\n"
         self.faults = Faults(restart_delay=config.restart_delay, reboot_delay=config.reboot_delay,
-                             network_delay=config.network_delay)
+                             network_delay=config.network_delay, http_latency=config.latency,
+                             http_jitter=config.jitter, rpc_latency=config.latency,
+                             rpc_jitter=config.jitter)
         self.bm = sim_rpc.Bmminer(config.model, self.profile, config.pcb_temp, config.ramp_seconds)
         now = time.monotonic()
         self.booted_at = now - config.uptime - 30

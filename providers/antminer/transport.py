@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import requests
-from requests.auth import HTTPDigestAuth
 
 from fleetform.device import Deadline
 from fleetform.errors import (
@@ -43,6 +42,7 @@ from fleetform.providers.antminer.codec import (
     parse_system_info,
     rpc_pools_match,
 )
+from fleetform.providers.antminer.digest import DigestSession
 
 T = TypeVar("T")
 
@@ -127,9 +127,10 @@ def _is_reset(error: DeviceError) -> bool:
 class MinerHttp:
     """One miner's web CGIs over one reused ``requests.Session`` with digest auth.
 
-    Why one session per device: keep-alive and the cached digest nonce save a
-    401 round trip per request. ``login`` tries candidate passwords in order
-    and remembers the one that worked (``password``/``label``).
+    Why one session per device: keep-alive and the digest challenge kept in
+    :class:`DigestSession` (not per thread) save a 401 round trip per request,
+    per login candidate and per phase. ``login`` tries candidate passwords in
+    order and remembers the one that worked (``password``/``label``).
     """
 
     def __init__(self, host: str, port: int, username: str, timeout: float) -> None:
@@ -143,6 +144,9 @@ class MinerHttp:
         self.system_info = ""
         self._session = requests.Session()
         self._session.trust_env = False  # never route a miner through an environment proxy
+        self._digest = DigestSession()
+        self.requests = 0
+        """HTTP requests sent (401 challenges included), for benchmarks and tests."""
 
     def login(self, candidates: Sequence[tuple[str, str]], deadline: Deadline) -> str | None:
         """Try ``(label, password)`` pairs in order; return the label that logged in.
@@ -153,15 +157,14 @@ class MinerHttp:
         """
         self.password = self.label = None
         for label, password in candidates:
-            self._session.auth = HTTPDigestAuth(self.username, password)
-            response = self._send("GET", SYSTEM_INFO, deadline, self.timeout, retry=True)
+            response = self._send("GET", SYSTEM_INFO, deadline, self.timeout, retry=True,
+                                  password=password)
             if response.status_code == 401:
                 continue
             self._check(response, f"GET {SYSTEM_INFO}")
             self.password, self.label = password, label
             self.system_info = response.content.decode("utf-8", errors="replace")
             return label
-        self._session.auth = None
         return None
 
     def get(self, path: str, deadline: Deadline, *, query: str | None = None,
@@ -189,27 +192,50 @@ class MinerHttp:
 
     def _send(self, method: str, path: str, deadline: Deadline, cap: float, *,
               retry: bool = False, what: str | None = None, secret: bool = False,
-              **kwargs: Any) -> requests.Response:
+              password: str | None = None, **kwargs: Any) -> requests.Response:
+        """One request, signed with ``password`` (default: the logged-in one).
+
+        A 401 is answered once with the new challenge, unless the request was
+        already signed with a nonce the miner had just sent: then the password
+        is wrong and the 401 is returned to the caller.
+        """
         what = what or f"{method} {path}"
+        password = self.password if password is None else password
         attempts = 2 if retry else 1
-        for attempt in range(attempts):
+        attempt = 0
+        challenged = False
+        while True:
             check_deadline(deadline, what)
             timeout = (deadline.timeout(self.timeout), deadline.timeout(cap))
+            signed = self._digest.fresh
+            headers = dict(kwargs.pop("headers", None) or {})
+            header = (self._digest.authorization(self.username, password, method, path)
+                      if password is not None else None)
+            if header is not None:
+                headers["Authorization"] = header
+            kwargs["headers"] = headers
             try:
+                self.requests += 1
                 response = self._session.request(
                     method, self.base + path, timeout=timeout, allow_redirects=False, **kwargs
                 )
             except requests.RequestException as exc:
                 error = _map_requests_error(exc, what, timeout[1])
-                if attempt + 1 < attempts and _is_reset(error) and deadline.remaining() > 0:
+                attempt += 1
+                if attempt < attempts and _is_reset(error) and deadline.remaining() > 0:
                     continue
                 if secret:
                     raise error from None
                 raise error from exc
-            if response.status_code == 401:
-                self._check_realm(response)
-            return response
-        raise AssertionError("unreachable")  # pragma: no cover
+            if response.status_code != 401:
+                self._digest.answered()
+                return response
+            self._check_realm(response)
+            learned = self._digest.learn(response.headers.get("WWW-Authenticate", ""))
+            if challenged or not learned or password is None or (header is not None and signed):
+                return response
+            challenged = True
+            response.close()
 
     @staticmethod
     def _check_realm(response: requests.Response) -> None:
