@@ -17,7 +17,7 @@ import contextlib
 import heapq
 import itertools
 import os
-import select
+import selectors
 import threading
 import time
 import tty
@@ -80,13 +80,19 @@ class SimLine:
         heapq.heappush(self._events, (when, next(self._counter), kind, data))
 
     def _run(self) -> None:
+        # A selector, not select.select(): select() cannot watch a descriptor
+        # numbered above 1023, which a process simulating a big fleet has.
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._master, selectors.EVENT_READ)
+            self._loop(selector)
+
+    def _loop(self, selector: selectors.BaseSelector) -> None:
         buffer = bytearray()
         while not self._stop.is_set():
             now = time.monotonic()
             wait = 0.05 if not self._events else max(0.0, min(0.05, self._events[0][0] - now))
             try:
-                readable, _, _ = select.select([self._master], [], [], wait)
-                if readable:
+                if selector.select(wait):
                     buffer += os.read(self._master, 4096)
             except (OSError, ValueError):
                 if self._stop.is_set():
