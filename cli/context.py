@@ -12,19 +12,18 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from fleetform.device import DeviceSpec
-from fleetform.diff import SecretMatcher
-from fleetform.logs import redacting_filter, secret_strings
-from fleetform.manifest import Manifest, load_manifest, parse_var_assignment, provider_models_from
-from fleetform.provider import Provider
-from fleetform.providers import builtin_providers
-from fleetform.state import StateBackend
-from fleetform.state.config import choose_backend, close_backend
-from fleetform.targeting import Targeting
+if TYPE_CHECKING:
+    # The engine is imported when a command runs, not when the CLI starts:
+    # `fleetform --help` must not pay for pydantic, Jinja and every provider.
+    from fleetform.device import DeviceSpec
+    from fleetform.manifest import Manifest
+    from fleetform.provider import Provider
+    from fleetform.state import StateBackend
+    from fleetform.targeting import Targeting
 
 DEFAULT_STATE_PATH = Path(".fleetform/state.json")
 
@@ -53,11 +52,13 @@ class Workspace:
     manifest: Manifest
     providers: dict[str, Provider]
     backend: StateBackend
-    targeting: Targeting = field(default_factory=Targeting)
+    targeting: Targeting = field(default_factory=lambda: _targeting())
     devices: tuple[DeviceSpec, ...] = ()
 
     def close(self) -> None:
         """Close every provider's connections and the state backend's."""
+        from fleetform.state.config import close_backend
+
         for provider in self.providers.values():
             provider.close()
         close_backend(self.backend)
@@ -86,6 +87,8 @@ def load_workspace(
 
     ``typed_variables`` (a saved plan's variables) win over ``variables``.
     """
+    from fleetform.manifest import load_manifest, parse_var_assignment, provider_models_from
+
     classes = builtin_providers()
     assignments = dict(parse_var_assignment(text) for text in variables)
     assignments.update(typed_variables or {})
@@ -97,19 +100,24 @@ def load_workspace(
     )
     providers: dict[str, Provider] = {name: cls() for name, cls in classes.items()}
     register_secrets(manifest, providers)
-    targeting = targeting or Targeting()
+    targeting = targeting or _targeting()
     selected = targeting.select(manifest.devices)
     return Workspace(manifest, providers, backend_for(manifest, state), targeting, selected)
 
 
 def backend_for(manifest: Manifest | None, explicit: Path | None) -> StateBackend:
     """The state backend: ``--state``, then env vars, then the manifest (see state.config)."""
+    from fleetform.state.config import choose_backend
+
     return choose_backend(manifest.state if manifest else None,
                           manifest.path.parent if manifest else None, explicit, os.environ)
 
 
 def register_secrets(manifest: Manifest, providers: dict[str, Provider]) -> None:
     """Tell the log filter every secret value the manifest holds."""
+    from fleetform.diff import SecretMatcher
+    from fleetform.logs import redacting_filter, secret_strings
+
     found: list[str] = []
     for device in manifest.devices:
         provider = providers[device.provider]
@@ -122,3 +130,17 @@ def register_secrets(manifest: Manifest, providers: dict[str, Provider]) -> None
 def stdin_is_interactive() -> bool:
     """True when a person can answer a prompt."""
     return sys.stdin is not None and sys.stdin.isatty()
+
+
+def _targeting() -> Targeting:
+    """Every device (no --target/--exclude), imported on first use."""
+    from fleetform.targeting import Targeting
+
+    return Targeting()
+
+
+def builtin_providers() -> dict[str, type[Provider]]:
+    """The registered provider classes, imported on first use (a seam tests replace)."""
+    from fleetform.providers import builtin_providers as registered
+
+    return dict(registered())

@@ -17,18 +17,19 @@ import tempfile
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import requests
 import typer
-from rich.console import Console
 from rich.rule import Rule
 
 from fleetform.cli.context import make_console
 from fleetform.cli.options import GlobalOptions, NoColorOpt
 from fleetform.errors import FleetformError
-from fleetform.providers.antminer.codec import build_miner_conf_form, parse_miner_conf
-from fleetform.providers.antminer.simulator import MinerConfig, MinerSimulator, SimulatedMiner
+
+if TYPE_CHECKING:  # imported when the demo runs: `fleetform --help` stays quick
+    from rich.console import Console
+
+    from fleetform.providers.antminer.simulator import SimulatedMiner
 
 _MANIFEST = """\
 # A Jinja2-looped farm: {{ miners }} miners, one manifest entry in the template.
@@ -78,6 +79,10 @@ def _run(console: Console, title: str, args: Sequence[str], expected: int) -> bo
 def _drift(miner: SimulatedMiner, password: str) -> None:
     """Change pool 1 through the miner's own web CGI, as a person would."""
     base = f"http://{miner.host}:{miner.http_port}/cgi-bin"
+    import requests
+
+    from fleetform.providers.antminer.codec import build_miner_conf_form, parse_miner_conf
+
     auth = requests.auth.HTTPDigestAuth("root", password)
     conf = parse_miner_conf(requests.get(f"{base}/get_miner_conf.cgi", auth=auth, timeout=10).text)
     pools = [{k: str(p.get(k, "")) for k in ("url", "user", "pass")} for p in conf.get("pools", [])]
@@ -108,6 +113,8 @@ def demo(
     Then the same story for an AVer PTZ camera on a simulated RS-232 line and
     an Ajax TurretCam over ONVIF (skip with --no-cameras).
     """
+    from fleetform.providers.antminer.simulator import MinerConfig, MinerSimulator
+
     options: GlobalOptions = ctx.obj or GlobalOptions()
     plain = no_color or options.no_color
     console = make_console(no_color=plain)

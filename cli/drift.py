@@ -29,11 +29,7 @@ from fleetform.cli.options import (
     VerifyPresetsOpt,
     run_options,
 )
-from fleetform.cli.progress import progress_for
-from fleetform.drift import detect_drift
 from fleetform.errors import FleetformError
-from fleetform.targeting import Targeting
-from fleetform.views.drift import FORMATS, RENDERERS, render_text
 
 
 def drift(
@@ -48,8 +44,8 @@ def drift(
     exclude: ExcludeOpt = [],  # noqa: B006
     report_format: Annotated[
         list[str],
-        typer.Option("--format", help=f"Report format: {', '.join(FORMATS)} (repeatable, "
-                     "paired in order with --output)."),
+        typer.Option("--format", help="Report format: text, json, junit or markdown "
+                     "(repeatable, paired in order with --output)."),
     ] = [],  # noqa: B006
     output: Annotated[
         list[Path],
@@ -67,6 +63,11 @@ def drift(
     Reports: --format text|json|junit|markdown, to stdout or --output FILE;
     several at once with --format junit -o drift.xml --format markdown -o drift.md.
     """
+    from fleetform.cli.progress import progress_for
+    from fleetform.drift import detect_drift
+    from fleetform.targeting import Targeting
+    from fleetform.views.drift import FORMATS, RENDERERS, render_text
+
     formats = report_format or ["text"]
     for name in formats:
         if name not in FORMATS:

@@ -15,27 +15,28 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from ruamel.yaml import YAML
 
 from fleetform.cli.context import backend_for, load_workspace
 from fleetform.cli.options import StateOpt, VarFileOpt, VarOpt
-from fleetform.device import DeviceSpec
 from fleetform.errors import FleetformError
-from fleetform.importer import ImportSource, connection_for_address, import_devices
-from fleetform.plan import to_plain
-from fleetform.provider import Provider
-from fleetform.providers import builtin_providers
-from fleetform.state import State
-from fleetform.state.config import close_backend
+
+if TYPE_CHECKING:  # the engine is imported when a command runs (quick --help)
+
+    from fleetform.device import DeviceSpec
+    from fleetform.importer import ImportSource
+    from fleetform.provider import Provider
+    from fleetform.state import State
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
 def _assignment(option: str, text: str) -> tuple[str, Any]:
     """``key.sub=value`` with the value read as YAML (``port=8080`` is a number)."""
+    from ruamel.yaml import YAML
+
     key, sep, raw = text.partition("=")
     if not sep or not _KEY.match(key.strip()):
         raise FleetformError(f"{option} expects key=value (key may be dotted: "
@@ -63,6 +64,9 @@ def _set_dotted(target: dict[str, Any], key: str, value: Any, option: str = "--c
 def _address_sources(provider_name: str | None, addresses: list[str], connection: list[str],
                      names: list[str], labels: list[str], given: list[str]
                      ) -> list[ImportSource]:
+    from fleetform.importer import ImportSource, connection_for_address
+    from fleetform.providers import builtin_providers
+
     classes = builtin_providers()
     if provider_name is None or provider_name not in classes:
         known = ", ".join(sorted(classes))
@@ -96,15 +100,38 @@ def _address_sources(provider_name: str | None, addresses: list[str], connection
     return sources
 
 
-def _required_settings(device: DeviceSpec) -> dict[str, Any]:
-    """The settings the device's model requires (what the device cannot report)."""
-    fields = type(device.settings).model_fields
-    return {name: to_plain(getattr(device.settings, name))
-            for name, info in fields.items() if info.is_required()}
+def _carried_settings(device: DeviceSpec) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Manifest settings an import keeps: (required ones, secrets to log in with).
+
+    Why: the device cannot report what its model requires (an AVer camera's
+    model), and a provider may log in with a secret setting (a miner whose
+    password was rotated to ``admin_password``); secrets are used for the
+    read only and written back, as ``${env:...}`` references, only when the
+    device reports them in sync.
+    """
+    from fleetform.plan import to_plain
+    from fleetform.planner import unwrap
+    from fleetform.providers import builtin_providers
+
+    specs = builtin_providers()[device.provider].settings_specs
+    required: dict[str, Any] = {}
+    login: dict[str, Any] = {}
+    for name, info in type(device.settings).model_fields.items():
+        value = getattr(device.settings, name)
+        spec = specs.get(name)
+        if info.is_required():
+            required[name] = to_plain(unwrap(value))
+        elif spec is not None and spec.sensitive and value is not None:
+            login[name] = unwrap(value)
+    return required, login
 
 
 def _manifest_sources(manifest: Path, var: list[str], var_file: list[Path], state: Path | None
                       ) -> tuple[list[ImportSource], State]:
+    from ruamel.yaml import YAML
+
+    from fleetform.importer import ImportSource
+
     workspace = load_workspace(manifest, variables=var, var_files=var_file, state=state)
     try:
         raw = YAML(typ="safe").load(workspace.manifest.rendered) or {}
@@ -113,15 +140,21 @@ def _manifest_sources(manifest: Path, var: list[str], var_file: list[Path], stat
         workspace.close()
     blocks = {d.get("name"): d.get("connection") or {} for d in raw.get("devices") or []
               if isinstance(d, dict)}
-    sources = [ImportSource(provider=d.provider, connection=dict(blocks.get(d.name) or {}),
-                            name=d.name, labels=dict(d.labels), origin=f"from {manifest}",
-                            settings=_required_settings(d))
-               for d in workspace.manifest.devices]
+    sources = []
+    for d in workspace.manifest.devices:
+        required, login = _carried_settings(d)
+        sources.append(ImportSource(
+            provider=d.provider, connection=dict(blocks.get(d.name) or {}), name=d.name,
+            labels=dict(d.labels), origin=f"from {manifest}", settings=required,
+            login_settings=login,
+        ))
     return sources, recorded
 
 
 def _read_state(state: Path | None) -> State:
     """The state a plan of the imported manifest would use (read, not locked)."""
+    from fleetform.state.config import close_backend
+
     backend = backend_for(None, state)
     try:
         return backend.read()
@@ -178,6 +211,9 @@ def import_command(
     Write-only settings come from state (what fleetform last applied).
     Nothing is written to any device.
     """
+    from fleetform.importer import import_devices
+    from fleetform.providers import builtin_providers
+
     if (manifest is None) == (not address):
         raise FleetformError("import either a MANIFEST's devices or --provider with "
                              "--address (one or the other)")

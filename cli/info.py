@@ -7,7 +7,7 @@ record?", "how are my devices doing?" and "what may a manifest say?".
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -27,20 +27,11 @@ from fleetform.cli.options import (
     VarFileOpt,
     VarOpt,
 )
-from fleetform.device import Deadline, DeviceSpec
 from fleetform.errors import DeviceError, FleetformError
-from fleetform.manifest import provider_models_from
-from fleetform.manifest.schema import render_schema_text
-from fleetform.parallel import map_parallel
-from fleetform.planfile import is_plan_file, read_plan_file
-from fleetform.provider import StatusRequest
-from fleetform.providers import builtin_providers
-from fleetform.state import StateBackend
-from fleetform.state.config import close_backend
-from fleetform.targeting import Targeting
-from fleetform.views.human import render_plan, render_records
-from fleetform.views.jsonview import dumps, state_document
-from fleetform.views.markdown import render_plan_markdown
+
+if TYPE_CHECKING:  # the engine is imported when a command runs (quick --help)
+    from fleetform.device import DeviceSpec
+    from fleetform.state import StateBackend
 
 OptionalManifest = Annotated[
     Path | None,
@@ -75,6 +66,11 @@ def show(
     Tracked secrets are shown only as "(sensitive)"; state stores them as
     salted hashes, never in clear. A plan file holds no secret at all.
     """
+    from fleetform.planfile import is_plan_file
+    from fleetform.state.config import close_backend
+    from fleetform.views.human import render_records
+    from fleetform.views.jsonview import dumps, state_document
+
     options: GlobalOptions = ctx.obj or GlobalOptions()
     if manifest is not None and is_plan_file(manifest):
         _show_plan_file(manifest, "json" if json_out else view, no_color or options.no_color)
@@ -96,6 +92,11 @@ def show(
 
 
 def _show_plan_file(path: Path, view: str, no_color: bool) -> None:
+    from fleetform.planfile import read_plan_file
+    from fleetform.views.human import render_plan
+    from fleetform.views.jsonview import dumps
+    from fleetform.views.markdown import render_plan_markdown
+
     saved = read_plan_file(path)
     if view == "json":
         typer.echo(dumps(saved.plan.to_json()))
@@ -129,6 +130,12 @@ def status(
     Warns when a miner's PCB temperature nears the 80 °C shutdown. Exit code 1
     if any device is unreachable or critical.
     """
+    from fleetform.device import Deadline
+    from fleetform.parallel import map_parallel
+    from fleetform.provider import StatusRequest
+    from fleetform.targeting import Targeting
+    from fleetform.views.jsonview import dumps
+
     options: GlobalOptions = ctx.obj or GlobalOptions()
     workspace = load_workspace(manifest, variables=var, var_files=var_file, state=state,
                                targeting=Targeting(tuple(target), tuple(exclude)))
@@ -185,6 +192,10 @@ def schema(
 
     Editors use it via '# yaml-language-server: $schema=schemas/manifest.schema.json'.
     """
+    from fleetform.manifest import provider_models_from
+    from fleetform.manifest.schema import render_schema_text
+    from fleetform.providers import builtin_providers
+
     text = render_schema_text(provider_models_from(builtin_providers()))
     if output is None:
         typer.echo(text, nl=False)

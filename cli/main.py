@@ -79,11 +79,22 @@ def run() -> None:
         count = len(exc.problems)
         print(f"Error: the manifest is not valid ({count} problem(s)):", file=sys.stderr)
         for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+            print(f"  {_printable(str(problem))}", file=sys.stderr)
         sys.exit(1)
     except FleetformError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
+        print(f"Error: {_printable(str(exc))}", file=sys.stderr)
         sys.exit(1)
+
+
+def _printable(text: str) -> str:
+    """``text`` as stderr can encode it, so printing an error never raises.
+
+    Why: a lone surrogate (from a ``"\\ud800"`` escape in YAML, or undecodable
+    bytes on the command line) cannot be written as UTF-8; it is shown as an
+    escape instead of ending the run with a traceback.
+    """
+    encoding = getattr(sys.stderr, "encoding", None) or "utf-8"
+    return text.encode(encoding, "backslashreplace").decode(encoding, "replace")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,13 +8,13 @@ and ``--refresh-only`` live in :mod:`fleetform.cli.saved`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from fleetform.applier import ApplyReport, apply_fleet
 from fleetform.cli.context import Workspace, load_workspace, make_console, stdin_is_interactive
+from fleetform.cli.interrupt import INTERRUPTED_EXIT_CODE, finish_running_steps_on_sigint
 from fleetform.cli.options import (
     ExcludeOpt,
     GlobalOptions,
@@ -31,15 +31,12 @@ from fleetform.cli.options import (
     VerifyPresetsOpt,
     run_options,
 )
-from fleetform.cli.progress import progress_for
-from fleetform.cli.saved import apply_saved_plan, refresh_workspace
 from fleetform.errors import FleetformError
-from fleetform.planfile import build_saved_plan, is_plan_file, write_plan_file
-from fleetform.planner import PlannedFleet, RunOptions, plan_fleet
-from fleetform.state import State
-from fleetform.targeting import Targeting
-from fleetform.views.human import render_apply, render_plan
-from fleetform.views.jsonview import dumps
+
+if TYPE_CHECKING:  # the engine is imported when a command runs (quick --help)
+    from fleetform.applier import ApplyReport, DeviceOutcome
+    from fleetform.planner import PlannedFleet, RunOptions
+    from fleetform.state import State
 
 
 def _consoles(ctx: typer.Context, no_color: bool) -> tuple[Console, Console]:
@@ -52,6 +49,9 @@ def plan_workspace(
     workspace: Workspace, state: State, options: RunOptions, err: Console, *, quiet: bool
 ) -> PlannedFleet:
     """Plan every device of the workspace with a progress display on stderr."""
+    from fleetform.cli.progress import progress_for
+    from fleetform.planner import plan_fleet
+
     devices = workspace.devices
     with progress_for(err, len(devices), "planning", enabled=not quiet, verbose=False) as sink:
         return plan_fleet(
@@ -78,6 +78,8 @@ def validate(
     Exit code 0 when valid, 1 with every problem listed (file:line:column,
     field, what is allowed) when not.
     """
+    from fleetform.views.jsonview import dumps
+
     workspace = load_workspace(manifest, variables=var, var_files=var_file)
     devices = workspace.manifest.devices
     if json_out:
@@ -125,6 +127,11 @@ def plan(
     read are reported with the step that failed; the exit code is then 1.
     With --out the plan is saved for a later 'fleetform apply FILE'.
     """
+    from fleetform.planfile import build_saved_plan, write_plan_file
+    from fleetform.targeting import Targeting
+    from fleetform.views.human import render_plan
+    from fleetform.views.jsonview import dumps
+
     out, err = _consoles(ctx, no_color)
     workspace = load_workspace(manifest, variables=var, var_files=var_file, state=state,
                                targeting=Targeting(tuple(target), tuple(exclude)))
@@ -209,18 +216,27 @@ def apply(
     safe order (pools, then password, then network last). Each step is read
     back before it is recorded in state. A device that fails stops alone; the
     others finish; the exit code is 1 if any device failed.
+
+    Ctrl-C lets running steps finish (and records them); devices not yet
+    started are reported as interrupted and the exit code is 130. Press it
+    twice to stop at once.
     """
+    from fleetform.cli.saved import apply_saved_plan, refresh_workspace
+    from fleetform.planfile import is_plan_file
+    from fleetform.targeting import Targeting
+    from fleetform.views.human import render_plan
+
     out, err = _consoles(ctx, no_color)
     if is_plan_file(manifest):
         if var or var_file or target or exclude or refresh_only:
             raise FleetformError("a saved plan fixes its variables and targets: --var, "
                                  "--var-file, --target, --exclude and --refresh-only cannot "
                                  "be combined with a plan file")
-        report = apply_saved_plan(manifest, state=state, lock_timeout=lock_timeout,
-                                  options=run_options(parallelism, timeout,
-                                                      verify_presets=verify_presets),
-                                  out=out, err=err, json_out=json_out)
-        _finish(report, out, json_out=json_out)
+        options = run_options(parallelism, timeout, verify_presets=verify_presets)
+        with finish_running_steps_on_sigint(options.cancel):
+            report = apply_saved_plan(manifest, state=state, lock_timeout=lock_timeout,
+                                      options=options, out=out, err=err, json_out=json_out)
+            _finish(report, out, err, json_out=json_out)
         return
     if json_out and not auto_approve:
         raise FleetformError("--json needs --auto-approve (there is no one to ask).")
@@ -236,25 +252,49 @@ def apply(
                                targeting=targeting)
     options = run_options(parallelism, timeout, verify_presets=verify_presets)
     try:
-        with workspace.backend.lock("apply", lock_timeout):
+        with workspace.backend.lock("apply", lock_timeout), \
+                finish_running_steps_on_sigint(options.cancel):
             current = workspace.backend.read()
             planned = plan_workspace(workspace, current, options, err, quiet=json_out)
             if not json_out:
                 out.print(render_plan(planned.plan), end="")
-            if planned.plan.has_changes and not auto_approve and not _confirm(out):
+            # After a Ctrl-C while planning, no question: every device stops before
+            # its first step and the report says so.
+            if (planned.plan.has_changes and not auto_approve and not options.cancel.is_set()
+                    and not _confirm(out)):
                 out.print("Apply cancelled.")
                 raise typer.Exit(1)
             report = _run_apply(workspace, planned, current, options, err, quiet=json_out)
+            # Still under the Ctrl-C handler: a late Ctrl-C must not swallow the summary.
+            _finish(report, out, err, json_out=json_out)
     finally:
         workspace.close()
-    _finish(report, out, json_out=json_out)
 
 
-def _finish(report: ApplyReport, out: Console, *, json_out: bool) -> None:
+def _was_interrupted(device: DeviceOutcome) -> bool:
+    return device.status == "interrupted" or (
+        device.failure is not None and device.failure.kind == "Interrupted")
+
+
+def _finish(report: ApplyReport, out: Console, err: Console, *, json_out: bool) -> None:
+    """Print the report; exit 130 if a Ctrl-C stopped a device, else 1 if one failed.
+
+    A Ctrl-C that came after every device had finished stopped nothing: the
+    report, and the exit code, are those of a complete apply.
+    """
+    from fleetform.views.human import render_apply
+    from fleetform.views.jsonview import dumps
+
     if json_out:
         typer.echo(dumps(report.to_json()))
     else:
         out.print(render_apply(report), end="")
+    if any(_was_interrupted(d) for d in report.devices):
+        stopped = [d.name for d in report.devices if d.status not in ("applied", "unchanged")]
+        err.print(f"Interrupted: {len(stopped)} device(s) did not finish"
+                  + (f" ({', '.join(stopped)})" if stopped else "")
+                  + ". Steps that ran were verified and recorded; run apply again to converge.")
+        raise typer.Exit(INTERRUPTED_EXIT_CODE)
     if not report.ok:
         raise typer.Exit(1)
 
@@ -263,6 +303,9 @@ def _run_apply(
     workspace: Workspace, planned: PlannedFleet, current: State, options: RunOptions,
     err: Console, *, quiet: bool,
 ) -> ApplyReport:
+    from fleetform.applier import apply_fleet
+    from fleetform.cli.progress import progress_for
+
     total = len(planned.plan.devices)
     with progress_for(err, total, "applying", enabled=not quiet, verbose=True) as sink:
         return apply_fleet(

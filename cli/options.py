@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fleetform.planner import RunOptions
+if TYPE_CHECKING:
+    from fleetform.planner import RunOptions
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,8 @@ def run_options(
     Why one builder: every command passes the same knobs the same way, and
     provider-specific flags (``verify_presets``) travel in ``provider_options``.
     """
+    from fleetform.planner import RunOptions
+
     return RunOptions(
         parallelism=parallelism,
         timeout=timeout,

@@ -13,9 +13,6 @@ import typer
 
 from fleetform.cli.context import load_workspace, make_console
 from fleetform.cli.options import GlobalOptions, ManifestArg, VarFileOpt, VarOpt
-from fleetform.faults import parse_faults
-from fleetform.providers import builtin_simulators
-from fleetform.simulation import SimulationOptions, start_simulation
 
 
 def simulate(
@@ -51,6 +48,10 @@ def simulate(
     bootstrap credentials. Change a simulated device behind fleetform's back
     through its own API (e.g. curl --digest to the miner's CGI) to see drift.
     """
+    from fleetform.faults import parse_faults
+    from fleetform.providers import builtin_simulators
+    from fleetform.simulation import SimulationOptions, start_simulation
+
     options: GlobalOptions = ctx.obj or GlobalOptions()
     console = make_console(no_color=options.no_color)
     workspace = load_workspace(manifest, variables=var, var_files=var_file)

@@ -8,7 +8,7 @@ the manifest given with ``--manifest``), local file or Postgres.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,17 +16,9 @@ from fleetform.cli.context import make_console, stdin_is_interactive
 from fleetform.cli.info import OptionalManifest, backend_of
 from fleetform.cli.options import JsonOpt, LockTimeoutOpt, StateOpt
 from fleetform.errors import FleetformError, StateError
-from fleetform.state import LocalStateBackend, State, StateBackend, read_lock_holder
-from fleetform.state.config import (
-    DEFAULT_WORKSPACE,
-    ENV_WORKSPACE,
-    as_postgres,
-    close_backend,
-    is_postgres_url,
-    postgres_backend,
-)
-from fleetform.views.human import render_records
-from fleetform.views.jsonview import dumps, record_json, state_document
+
+if TYPE_CHECKING:  # the engine is imported when a command runs (quick --help)
+    from fleetform.state import LocalStateBackend, State, StateBackend
 
 state_app = typer.Typer(help="Inspect and edit state: list, show, rm, unlock, migrate.",
                         no_args_is_help=True)
@@ -47,6 +39,8 @@ def state_list(
     ] = False,
 ) -> None:
     """List the devices recorded in state (or, with --workspaces, the Postgres workspaces)."""
+    from fleetform.state.config import as_postgres, close_backend
+
     backend = backend_of(manifest, state)
     try:
         if workspaces:
@@ -76,6 +70,10 @@ def state_show(
     json_out: JsonOpt = False,
 ) -> None:
     """Show state records: identity, address, tracked settings (secrets masked)."""
+    from fleetform.state.config import close_backend
+    from fleetform.views.human import render_records
+    from fleetform.views.jsonview import dumps, record_json, state_document
+
     backend = backend_of(manifest, state)
     try:
         current = backend.read()
@@ -109,6 +107,8 @@ def state_rm(
     The device itself is not touched; the next plan treats it as new and
     records its new identity on apply.
     """
+    from fleetform.state.config import close_backend
+
     backend = backend_of(manifest, state)
     try:
         with backend.lock("state rm", lock_timeout):
@@ -141,6 +141,9 @@ def state_unlock(
     only when the holder is really gone (e.g. a hung CI runner): a terminated
     apply stops writing state at its next step.
     """
+    from fleetform.state import LocalStateBackend
+    from fleetform.state.config import as_postgres, close_backend
+
     backend = backend_of(manifest, state)
     try:
         if isinstance(backend, LocalStateBackend):
@@ -171,6 +174,8 @@ def state_unlock(
 
 
 def _unlock_local(backend: LocalStateBackend) -> None:
+    from fleetform.state import read_lock_holder
+
     holder = read_lock_holder(backend.lock_path)
     if holder is None:
         typer.echo(f"{backend.describe()} is not locked. (The local lock is a kernel flock: "
@@ -191,7 +196,8 @@ def state_migrate(
     manifest: ManifestOpt = None,
     state: StateOpt = None,
     workspace: Annotated[
-        str | None, typer.Option("--workspace", envvar=ENV_WORKSPACE,
+        # The literal is state.config.ENV_WORKSPACE (importing it would slow every start-up).
+        str | None, typer.Option("--workspace", envvar="FLEETFORM_WORKSPACE",
                                  help="Target Postgres workspace (default 'default').")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace state already at the target."
@@ -204,6 +210,14 @@ def state_migrate(
     manifest (state: {backend: postgres, dsn, workspace}) or the environment
     (FLEETFORM_STATE_BACKEND=postgres, FLEETFORM_PG_DSN) at the target.
     """
+    from fleetform.state import LocalStateBackend
+    from fleetform.state.config import (
+        DEFAULT_WORKSPACE,
+        close_backend,
+        is_postgres_url,
+        postgres_backend,
+    )
+
     source = backend_of(manifest, state)
     target: StateBackend = (postgres_backend(to, workspace or DEFAULT_WORKSPACE)
                             if is_postgres_url(to) else LocalStateBackend(Path(to)))
@@ -224,6 +238,8 @@ def state_migrate(
 
 def _copy(current: State, target: StateBackend, *, force: bool) -> State:
     """Store ``current`` at the target: Postgres keeps the serial; a file starts anew."""
+    from fleetform.state.config import as_postgres
+
     pg = as_postgres(target)
     if pg is not None:
         return pg.import_state(current, force=force)

@@ -103,6 +103,10 @@ class ImportSource:
 
     ``settings``: what the user states rather than the device reports (see the
     module docstring); written into the manifest as given.
+    ``login_settings``: secret settings the provider may log in with (a miner's
+    rotated ``admin_password``); used for the read only, and written back (as
+    ``${env:}`` references) only if the provider's ``import_device`` reports
+    them in sync.
     """
 
     provider: str
@@ -111,6 +115,7 @@ class ImportSource:
     labels: dict[str, str] = field(default_factory=dict)
     origin: str = ""
     settings: dict[str, Any] = field(default_factory=dict)
+    login_settings: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -213,7 +218,9 @@ def _spec_for(source: ImportSource, provider: Provider, name: str) -> DeviceSpec
         where = ".".join(str(p) for p in first["loc"])
         raise ImportError_(f"{name}: connection.{where}: {first['msg']}") from None
     try:
-        settings = provider.settings_model.model_validate(source.settings)
+        settings = provider.settings_model.model_validate(
+            {**source.login_settings, **source.settings}
+        )
     except ValidationError as exc:
         raise ImportError_(f"{name}: {_settings_problem(provider, exc)}") from None
     return DeviceSpec(name=name, provider=source.provider, connection=connection,

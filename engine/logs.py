@@ -7,38 +7,69 @@ every log record, whatever a library or a provider chose to log.
 
 from __future__ import annotations
 
+import json
 import logging
+import urllib.parse
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, SecretStr
+if TYPE_CHECKING:  # pydantic is imported on use: the CLI's --help does not need it
+    from pydantic import BaseModel
 
 REDACTED = "(sensitive)"
+_EXCEPTION_FORMATTER = logging.Formatter()
+
+
+def spellings(secret: str) -> set[str]:
+    """The ways a secret can appear in a log line: as is, URL/form-encoded, JSON-escaped.
+
+    Why: libraries log URLs (urllib3 logs every request line, query included)
+    and JSON bodies, where a password with ``!`` or ``/`` no longer reads as
+    itself.
+    """
+    return {secret, urllib.parse.quote(secret, safe=""), urllib.parse.quote(secret),
+            urllib.parse.quote_plus(secret), json.dumps(secret)[1:-1]}
 
 
 class RedactingFilter(logging.Filter):
-    """Replaces known secret strings in log messages and arguments."""
+    """Replaces known secret strings in log messages, exception text and stacks."""
 
     def __init__(self) -> None:
         super().__init__()
         self._secrets: set[str] = set()
+        self._ordered: list[str] = []
 
     def add(self, secrets: Iterable[str]) -> None:
         """Register more secret values (ignores very short ones to keep logs readable)."""
-        self._secrets.update(s for s in secrets if s and len(s) >= 3)
+        for secret in secrets:
+            if secret and len(secret) >= 3:
+                self._secrets.update(spellings(secret))
+        # Longest first, so a secret containing another is replaced whole.
+        self._ordered = sorted(self._secrets, key=len, reverse=True)
 
     def scrub(self, text: str) -> str:
         """``text`` with every registered secret replaced."""
-        for secret in sorted(self._secrets, key=len, reverse=True):
+        for secret in self._ordered:
             if secret in text:
                 text = text.replace(secret, REDACTED)
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Rewrite the record in place; never drops it."""
+        """Rewrite the record in place; never drops it.
+
+        The exception text is formatted here and cached on the record
+        (``exc_text``, which formatters use as is), because an exception
+        message (a URL, a device's reply) can hold a secret too.
+        """
         if self._secrets:
             record.msg = self.scrub(record.getMessage())
             record.args = None
+            if record.exc_info and not record.exc_text:
+                record.exc_text = _EXCEPTION_FORMATTER.formatException(record.exc_info)
+            if record.exc_text:
+                record.exc_text = self.scrub(record.exc_text)
+            if record.stack_info:
+                record.stack_info = self.scrub(record.stack_info)
         return True
 
 
@@ -64,6 +95,8 @@ def secret_strings(
     model: BaseModel, is_secret: Callable[[str], bool] = lambda _p: False
 ) -> list[str]:
     """Every ``SecretStr`` value in a model, plus plain strings at secret paths."""
+    from pydantic import BaseModel, SecretStr
+
     found: list[str] = []
 
     def walk(value: Any, path: str) -> None:

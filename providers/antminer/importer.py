@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import SecretStr
+
 from fleetform.device import DeviceSpec
 from fleetform.importer import ImportedDevice
 from fleetform.provider import ReadResponse
@@ -51,9 +53,15 @@ def import_device(device: DeviceSpec, read: ReadResponse) -> ImportedDevice:
         if mapped is not None:
             settings["network"] = mapped
     hostname = read.facts.get("hostname") or (network or {}).get("hostname")
-    comments = (
-        "admin_password is write-only (it can be checked, not read): to manage it, add "
-        "'admin_password: ${env:NAME}' under settings",
-    )
+    in_sync = read.live.get("admin_password")
+    if isinstance(in_sync, SecretStr):
+        # The manifest's admin_password logged in: it is the live password.
+        settings["admin_password"] = in_sync.get_secret_value()
+        comments: tuple[str, ...] = ()
+    else:
+        comments = (
+            "admin_password is write-only (it can be checked, not read): to manage it, add "
+            "'admin_password: ${env:NAME}' under settings",
+        )
     return ImportedDevice(settings=settings, name=str(hostname) if hostname else None,
                           comments=comments)

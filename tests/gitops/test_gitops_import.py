@@ -70,3 +70,15 @@ def test_import_by_address(farm: Farm, cli, tmp_path: Path, monkeypatch) -> None
 
     refused = cli("import", "--address", "127.0.0.1")
     assert refused.code == 1 and "--provider" in refused.err
+
+
+def test_import_from_a_manifest_after_a_password_rotation(farm: Farm, cli) -> None:  # type: ignore[no-untyped-def]
+    """Miners that only accept admin_password: import logs in with it, keeps a reference."""
+    assert cli(*farm.args("apply", "--auto-approve")).code == 0
+    imported = farm.workdir / "rotated.yaml"
+    result = cli("import", str(farm.manifest), "--var-file", str(farm.var_file),
+                 "-o", str(imported))
+    assert result.code == 0, result.all
+    text = imported.read_text()
+    assert "admin_password: ${env:" in text
+    assert_no_secret(result.all + text)
