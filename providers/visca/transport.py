@@ -207,8 +207,15 @@ class SerialVisca:
             f"within {seconds:g}s (check power, cable, baud {self.line.baud} and address)"
         )
 
-    def command(self, name: str, packet: bytes, deadline: Deadline, *, wait: bool = True) -> None:
-        """Write under the line lock until ACK/error; await completion without it."""
+    def _exchange(self, name: str, packet: bytes, deadline: Deadline, waited: str,
+                  wanted: tuple[type[codec.Ack | codec.Completion | codec.InquiryAnswer], ...],
+                  ) -> codec.Reply:
+        """Write ``packet`` under the line lock and return the first wanted reply.
+
+        Why one place: VISCA allows the next write only after the camera's
+        ACK, error or answer, so the lock is held exactly until then; an error
+        reply raises its exception.
+        """
         replies = self.line.queue(self.address)
         self.line.acquire(deadline, self.move_timeout, name)
         try:
@@ -216,16 +223,23 @@ class SerialVisca:
             self.line.write(packet)
             while True:
                 reply = _get(replies, deadline, self.timeout,
-                             lambda: self._timeout(name, "acknowledge", self.timeout))
+                             lambda: self._timeout(name, waited, self.timeout))
                 if isinstance(reply, codec.ErrorReply):
                     raise reply.exception(name)
-                if isinstance(reply, codec.Completion):
-                    return
-                if isinstance(reply, codec.Ack):
-                    socket = reply.socket
-                    break
+                if isinstance(reply, wanted):
+                    return reply
         finally:
             self.line.lock.release()
+
+    def command(self, name: str, packet: bytes, deadline: Deadline, *, wait: bool = True) -> None:
+        """Write under the line lock until ACK/error; await completion without it."""
+        first = self._exchange(name, packet, deadline, "acknowledge",
+                               (codec.Completion, codec.Ack))
+        if isinstance(first, codec.Completion):
+            return
+        assert isinstance(first, codec.Ack)
+        socket = first.socket
+        replies = self.line.queue(self.address)
         while wait:
             reply = _get(replies, deadline, self.move_timeout,
                          lambda: self._timeout(name, "complete", self.move_timeout))
@@ -236,20 +250,9 @@ class SerialVisca:
 
     def inquire(self, name: str, packet: bytes, deadline: Deadline) -> bytes:
         """Inquiries get an answer ``y0 50 .. FF`` (no ACK) while we hold the line."""
-        replies = self.line.queue(self.address)
-        self.line.acquire(deadline, self.move_timeout, name)
-        try:
-            _drain(replies)
-            self.line.write(packet)
-            while True:
-                reply = _get(replies, deadline, self.timeout,
-                             lambda: self._timeout(name, "answer", self.timeout))
-                if isinstance(reply, codec.ErrorReply):
-                    raise reply.exception(name)
-                if isinstance(reply, codec.InquiryAnswer):
-                    return reply.data
-        finally:
-            self.line.lock.release()
+        answer = self._exchange(name, packet, deadline, "answer", (codec.InquiryAnswer,))
+        assert isinstance(answer, codec.InquiryAnswer)
+        return answer.data
 
     def close(self) -> None:
         """The line is shared; :class:`SerialLines` closes it."""
