@@ -198,3 +198,17 @@ def redact(value: Any, path: str, is_secret: SecretMatcher) -> Any:
     if isinstance(value, Opaque):
         return "(unknown)"
     return value
+
+
+def overlay(base: Any, top: Any) -> Any:
+    """``top`` over ``base``: mappings merge key by key, anything else replaces.
+
+    Why here: import and refresh-only both lay what a device reports over what
+    state tracked; one merge rule keeps them agreeing.
+    """
+    if isinstance(base, Mapping) and isinstance(top, Mapping):
+        merged = dict(base)
+        for key, value in top.items():
+            merged[key] = overlay(base.get(key), value)
+        return merged
+    return top

@@ -51,11 +51,11 @@ from typing import Any, Literal, Protocol, get_args, get_origin, runtime_checkab
 from pydantic import BaseModel, ValidationError
 
 from fleetform.device import Deadline, DeviceSpec
-from fleetform.diff import SecretMatcher
+from fleetform.diff import SecretMatcher, overlay
 from fleetform.drift import read_only
 from fleetform.errors import DeviceError, FleetformError
 from fleetform.importrender import SecretReferences, device_block, document, with_references
-from fleetform.importstate import overlay, record_at, record_named, with_write_only
+from fleetform.importstate import record_at, record_named, with_write_only
 from fleetform.manifest.schema import secret_paths
 from fleetform.manifest.secretref import resolve_secrets
 from fleetform.parallel import map_parallel

@@ -18,25 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
 
 from fleetform.device import DeviceSpec
+from fleetform.diff import overlay
 from fleetform.errors import IdentityMismatch
 from fleetform.planner import check_identity, unwrap
 from fleetform.provider import DeviceRecord, Provider, ReadResponse
 from fleetform.state import State
 
 _MISSING = object()
-
-
-def overlay(base: Any, top: Any) -> Any:
-    """``top`` over ``base``: mappings merge key by key, anything else replaces."""
-    if isinstance(base, Mapping) and isinstance(top, Mapping):
-        merged = dict(base)
-        for key, value in top.items():
-            merged[key] = overlay(base.get(key), value)
-        return merged
-    return top
 
 
 def record_named(state: State | None, name: str | None, provider: str) -> DeviceRecord | None:

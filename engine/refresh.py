@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fleetform.device import Deadline, DeviceSpec
+from fleetform.diff import overlay
 from fleetform.drift import read_only
 from fleetform.errors import DeviceError
 from fleetform.parallel import map_parallel
@@ -79,16 +80,6 @@ def _observed(live: Mapping[str, Any], facts: Mapping[str, Any], name: str) -> A
     return _MISSING
 
 
-def _merge(tracked: Any, observed: Any) -> Any:
-    """``observed`` over ``tracked``: mappings merge key by key, anything else replaces."""
-    if isinstance(tracked, Mapping) and isinstance(observed, Mapping):
-        merged = dict(tracked)
-        for key, value in observed.items():
-            merged[key] = _merge(tracked.get(key), value)
-        return merged
-    return to_plain(observed)
-
-
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -113,7 +104,7 @@ def _refresh_device(device: DeviceSpec, provider: Provider, state: State,
                 unreadable.append((device.name, name))
             continue
         old = tracked.get(name)
-        live = _merge(old, unwrap(observed))
+        live = overlay(old, unwrap(observed))
         if spec.sensitive:
             if isinstance(old, str) and secret_matches(str(live), old):
                 continue

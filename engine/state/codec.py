@@ -39,12 +39,7 @@ def encode(state: State, *, fleetform_version: str = __version__) -> str:
     stable layout makes a one-device change a small diff.
     """
     envelope: Envelope = {
-        "format_version": FORMAT_VERSION,
-        "serial": state.serial,
-        "lineage": state.lineage,
-        "salt": state.salt,
-        "fleetform_version": fleetform_version,
-        "updated_at": state.updated_at,
+        **_header(state, fleetform_version),
         "devices": {name: _encode_record(record) for name, record in state.devices.items()},
     }
     return json.dumps(envelope, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
@@ -65,14 +60,7 @@ class Encoder:
 
     def encode(self, state: State, *, fleetform_version: str = __version__) -> str:
         """The file text for ``state``, identical to :func:`encode`."""
-        rest = _dumps({
-            "format_version": FORMAT_VERSION,
-            "serial": state.serial,
-            "lineage": state.lineage,
-            "salt": state.salt,
-            "fleetform_version": fleetform_version,
-            "updated_at": state.updated_at,
-        })
+        rest = _dumps(_header(state, fleetform_version))
         cache: dict[str, tuple[DeviceRecord, str]] = {}
         parts = []
         for name in sorted(state.devices):
@@ -85,6 +73,18 @@ class Encoder:
         self._cache = cache
         devices = "{\n" + ",\n".join(parts) + "\n  }" if parts else "{}"
         return '{\n  "devices": ' + devices + ",\n" + rest[2:] + "\n"
+
+
+def _header(state: State, fleetform_version: str) -> dict[str, Any]:
+    """Every envelope field but ``devices`` (shared by both encoders)."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "serial": state.serial,
+        "lineage": state.lineage,
+        "salt": state.salt,
+        "fleetform_version": fleetform_version,
+        "updated_at": state.updated_at,
+    }
 
 
 def _dumps(value: object) -> str:
